@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * gemma2.h: the whole public API of libgemma2, Gemma 2 inference on CPUs.
+ *
+ * Conventions (see docs/api.md):
+ *  - Every fallible call returns a gemma2_status (0 = GEMMA2_OK) and writes its
+ *    results through out-parameters; on failure *out is set to NULL or zero.
+ *  - A message for the last failure on the calling thread is available from
+ *    gemma2_last_error(); it stays valid until the next gemma2 call on that thread.
+ *  - Options are structs whose first field is their size, filled by an _init
+ *    function; they are always passed by pointer. No struct is passed or returned by
+ *    value, and the library keeps no caller pointer past a call.
+ *  - A gemma2_model is immutable once open and may be shared by any number of
+ *    threads and sessions. A gemma2_session must be used by one thread at a time.
+ *  - No call aborts, exits or prints.
+ */
+#ifndef GEMMA2_H
+#define GEMMA2_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- export macros --------------------------------------------------------- */
+#if defined(GEMMA2_STATIC)
+#  define GEMMA2_API
+#elif defined(_WIN32)
+#  ifdef GEMMA2_BUILD
+#    define GEMMA2_API __declspec(dllexport)
+#  else
+#    define GEMMA2_API __declspec(dllimport)
+#  endif
+#elif defined(__GNUC__) && defined(GEMMA2_BUILD)
+#  define GEMMA2_API __attribute__((visibility("default")))
+#else
+#  define GEMMA2_API
+#endif
+
+#if defined(GEMMA2_DISABLE_DEPRECATE_WARNINGS)
+#  define GEMMA2_DEPRECATED(msg)
+#elif defined(__GNUC__)
+#  define GEMMA2_DEPRECATED(msg) __attribute__((deprecated(msg)))
+#else
+#  define GEMMA2_DEPRECATED(msg)
+#endif
+
+/* ---- versions -------------------------------------------------------------- */
+#define GEMMA2_VERSION_MAJOR 0
+#define GEMMA2_VERSION_MINOR 0
+#define GEMMA2_VERSION_PATCH 1
+#define GEMMA2_VERSION_NUMBER \
+    (GEMMA2_VERSION_MAJOR * 10000 + GEMMA2_VERSION_MINOR * 100 + GEMMA2_VERSION_PATCH)
+#define GEMMA2_VERSION_STRING "0.0.1"
+/* The ABI major: equals the SONAME number (libgemma2.so.1). */
+#define GEMMA2_ABI_VERSION 1
+
+/* Version of the library actually loaded, as GEMMA2_VERSION_NUMBER. Compare it with
+ * the header's macro to detect a header/library mismatch. Since 1.0. */
+GEMMA2_API uint32_t gemma2_version(void);
+/* The same as a static string, e.g. "0.0.1". Since 1.0. */
+GEMMA2_API const char *gemma2_version_string(void);
+/* ABI major of the loaded library; bindings refuse to load a different one. Since 1.0. */
+GEMMA2_API uint32_t gemma2_abi_version(void);
+
+/* ---- handles --------------------------------------------------------------- */
+typedef struct gemma2_model gemma2_model;     /* an open model file, immutable */
+typedef struct gemma2_session gemma2_session; /* one conversation: KV cache, logits */
+
+/* ---- status codes: numbers are never reused or renumbered ------------------ */
+typedef int32_t gemma2_status;
+#define GEMMA2_OK                      0
+#define GEMMA2_ERR_INVALID_ARGUMENT    1  /* NULL handle or pointer, value out of range */
+#define GEMMA2_ERR_UNSUPPORTED         2  /* unknown option bytes, feature not available */
+#define GEMMA2_ERR_OUT_OF_MEMORY       3
+#define GEMMA2_ERR_IO                  4  /* open, read, stat or mmap failed */
+#define GEMMA2_ERR_FORMAT              5  /* not a gemma2 model file, or malformed */
+#define GEMMA2_ERR_VERSION             6  /* file format version not supported */
+#define GEMMA2_ERR_CHECKSUM            7  /* a BLAKE2b digest does not match */
+#define GEMMA2_ERR_TOKEN_OUT_OF_RANGE  8  /* token id < 0 or >= vocabulary size */
+#define GEMMA2_ERR_CONTEXT_FULL        9  /* the session's context cannot take more tokens */
+#define GEMMA2_ERR_BUFFER_TOO_SMALL   10  /* a caller buffer is too small; nothing written */
+#define GEMMA2_ERR_STATE              11  /* call not valid now (e.g. step with no logits) */
+#define GEMMA2_ERR_CANCELLED          12  /* reserved: the call was cancelled */
+#define GEMMA2_ERR_SYSTEM             13  /* the OS refused (e.g. thread creation) */
+#define GEMMA2_ERR_INTERNAL           14  /* a bug in gemma2: please report it */
+
+/* Static English name of a status code; never NULL (unknown codes get a generic
+ * string). Thread-safe. Since 1.0. */
+GEMMA2_API const char *gemma2_status_string(gemma2_status status);
+
+/* Message describing the last failure on the calling thread, or "" if the last
+ * call succeeded. Owned by the library; valid until the next gemma2 call on this
+ * thread. Never NULL. Since 1.0. */
+GEMMA2_API const char *gemma2_last_error(void);
+
+/* ---- constants ------------------------------------------------------------- */
+#define GEMMA2_DIGEST_BYTES 32 /* BLAKE2b-256 */
+GEMMA2_API uint32_t gemma2_digest_bytes(void);
+
+/* Weight / tensor element types (int32_t values; new values may be added). */
+#define GEMMA2_TYPE_F32  0
+#define GEMMA2_TYPE_BF16 1
+/* Static name of a type ("f32", "bf16"), or "unknown". Since 1.0. */
+GEMMA2_API const char *gemma2_type_name(int32_t type);
+
+/* Attention kinds of a layer. */
+#define GEMMA2_LAYER_GLOBAL 0 /* attends to every earlier position */
+#define GEMMA2_LAYER_LOCAL  1 /* sliding window: attends to the last `sliding_window` */
+
+/* ---- options ----------------------------------------------------------------
+ * Fill with the _init function, then change the fields you need. The library reads
+ * min(struct_size, its own size) bytes and gives later fields their defaults; bytes
+ * past its own size must be zero, else GEMMA2_ERR_UNSUPPORTED. */
+
+/* Model open flags. */
+#define GEMMA2_MODEL_SKIP_VERIFY 0x1u /* do not check tensor digests at open */
+
+typedef struct gemma2_model_options {
+    uint32_t struct_size;
+    int32_t n_threads;  /* threads for digest checks and decompression; 0 = all CPUs */
+    uint32_t flags;     /* GEMMA2_MODEL_* */
+    uint32_t reserved;  /* must be 0 */
+    const uint8_t *expected_digest; /* NULL, or GEMMA2_DIGEST_BYTES the file's digest
+                                       must equal (see gemma2_model_digest) */
+} gemma2_model_options;
+
+/* Zero-fills `size` bytes at opts, writes the defaults and sets struct_size = size.
+ * Returns GEMMA2_ERR_INVALID_ARGUMENT if opts is NULL or size is smaller than the
+ * struct_size field. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_model_options_init(gemma2_model_options *opts, size_t size);
+
+typedef struct gemma2_session_options {
+    uint32_t struct_size;
+    int32_t n_threads; /* compute threads of this session; 0 = all CPUs */
+    uint32_t n_ctx;    /* context length in tokens; 0 = the model's context length */
+    uint32_t reserved; /* must be 0 */
+} gemma2_session_options;
+
+/* As gemma2_model_options_init, for session options. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_session_options_init(gemma2_session_options *opts, size_t size);
+
+/* ---- model ----------------------------------------------------------------- */
+
+/* Opens a gemma2 model file (docs/format.md). The file is mapped and its tensors are
+ * used in place; compressed tensors are decompressed in parallel. Every size and
+ * offset is validated, the header digest is always checked, and tensor digests are
+ * checked unless GEMMA2_MODEL_SKIP_VERIFY is given.
+ *   path: file name (NUL-terminated). opts: NULL for defaults. *out: the new model.
+ * @return GEMMA2_OK; GEMMA2_ERR_INVALID_ARGUMENT; GEMMA2_ERR_IO; GEMMA2_ERR_FORMAT;
+ *         GEMMA2_ERR_VERSION; GEMMA2_ERR_CHECKSUM (the message names the tensor);
+ *         GEMMA2_ERR_OUT_OF_MEMORY; GEMMA2_ERR_SYSTEM; GEMMA2_ERR_UNSUPPORTED.
+ * Thread-safe. Release with gemma2_model_close. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_model_open(const char *path, const gemma2_model_options *opts,
+                                           gemma2_model **out);
+
+/* Releases the caller's reference. Sessions hold their own reference, so the memory
+ * is freed when the last session is freed too. NULL is a no-op. Since 1.0. */
+GEMMA2_API void gemma2_model_close(gemma2_model *model);
+
+/* Architecture and file facts. */
+typedef struct gemma2_model_info {
+    uint32_t struct_size;
+    uint32_t format_version;
+    uint32_t vocab_size;
+    uint32_t hidden_size;
+    uint32_t n_layers;
+    uint32_t n_heads;
+    uint32_t n_kv_heads;
+    uint32_t head_dim;
+    uint32_t ffn_size;       /* intermediate size of the GeGLU feed-forward */
+    uint32_t context_length; /* max_position_embeddings */
+    uint32_t sliding_window; /* window of GEMMA2_LAYER_LOCAL layers */
+    int32_t weight_type;     /* GEMMA2_TYPE_* of the projection matrices */
+    float rms_norm_eps;
+    float rope_theta;
+    float query_pre_attn_scalar;
+    float attn_softcap;      /* 0 = no attention logit soft-cap */
+    float final_softcap;     /* 0 = no final logit soft-cap */
+    int32_t bos_id;
+    int32_t eos_id;
+    int32_t pad_id;
+    uint32_t n_tensors;
+    uint32_t compressed;     /* 1 if tensor data was zstd-compressed in the file */
+    uint64_t file_size;      /* bytes */
+    uint64_t weight_bytes;   /* bytes of tensor data in memory */
+} gemma2_model_info;
+
+/* Fills info (the caller sets info->struct_size, e.g. with gemma2_model_info_init);
+ * fields beyond the caller's size are not written. Thread-safe. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_model_info_init(gemma2_model_info *info, size_t size);
+GEMMA2_API gemma2_status gemma2_model_get_info(const gemma2_model *model, gemma2_model_info *info);
+
+/* Shortcuts; 0 for a NULL model. Since 1.0. */
+GEMMA2_API uint32_t gemma2_model_vocab_size(const gemma2_model *model);
+GEMMA2_API uint32_t gemma2_model_context_length(const gemma2_model *model);
+
+/* Attention kind of a layer, GEMMA2_LAYER_LOCAL or GEMMA2_LAYER_GLOBAL, in *kind.
+ * GEMMA2_ERR_INVALID_ARGUMENT if layer >= n_layers. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_model_layer_kind(const gemma2_model *model, uint32_t layer,
+                                                 int32_t *kind);
+
+/* The file digest: BLAKE2b-256 of the header region, which holds the config, the
+ * metadata and every tensor's digest, so it identifies the whole model. Writes
+ * GEMMA2_DIGEST_BYTES bytes; GEMMA2_ERR_BUFFER_TOO_SMALL if cap is less. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_model_digest(const gemma2_model *model, uint8_t *out, size_t cap);
+
+/* One tensor of the file. */
+typedef struct gemma2_tensor_info {
+    uint32_t struct_size;
+    int32_t type;            /* GEMMA2_TYPE_* */
+    uint32_t n_dims;         /* 1..4 */
+    uint32_t compressed;     /* 1 if stored zstd-compressed */
+    uint64_t dims[4];        /* row-major; dims[0] outermost (rows of a matrix) */
+    uint64_t n_bytes;        /* bytes in memory */
+    uint64_t stored_bytes;   /* bytes in the file */
+    const char *name;        /* owned by the model, valid while it is open */
+    uint8_t digest[GEMMA2_DIGEST_BYTES]; /* BLAKE2b-256 of the n_bytes in memory */
+} gemma2_tensor_info;
+
+/* Tensor index (0..n_tensors-1) → its description. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_tensor_info_init(gemma2_tensor_info *info, size_t size);
+GEMMA2_API gemma2_status gemma2_model_tensor_info(const gemma2_model *model, uint32_t index,
+                                                  gemma2_tensor_info *info);
+
+/* Recomputes the digest of one tensor and compares it with the file's.
+ * @return GEMMA2_OK, GEMMA2_ERR_CHECKSUM (message names the tensor),
+ *         GEMMA2_ERR_INVALID_ARGUMENT. Thread-safe. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_model_verify_tensor(const gemma2_model *model, uint32_t index);
+
+/* Checks every tensor digest with n_threads threads (0 = all CPUs); the message of
+ * a GEMMA2_ERR_CHECKSUM names the first failing tensor. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_model_verify(const gemma2_model *model, int32_t n_threads);
+
+/* ---- session ----------------------------------------------------------------- */
+
+/* Creates a session on model (which it keeps a reference on) with its own KV cache
+ * of opts->n_ctx positions and its own compute threads. opts: NULL for defaults.
+ * @return GEMMA2_OK; GEMMA2_ERR_INVALID_ARGUMENT (n_ctx above the model's context);
+ *         GEMMA2_ERR_OUT_OF_MEMORY; GEMMA2_ERR_SYSTEM; GEMMA2_ERR_UNSUPPORTED.
+ * Thread-safe with respect to the model. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_session_new(gemma2_model *model, const gemma2_session_options *opts,
+                                            gemma2_session **out);
+
+/* Frees the session and its threads and drops its model reference. NULL is a no-op.
+ * Since 1.0. */
+GEMMA2_API void gemma2_session_free(gemma2_session *session);
+
+/* Forgets every token: position 0, no logits. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_session_reset(gemma2_session *session);
+
+/* Number of tokens in the session's KV cache (its next position) in *n. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_session_position(const gemma2_session *session, uint32_t *n);
+
+/* Feeds n tokens (a prompt, or any continuation) in one batched prefill and keeps
+ * the logits of the last one. All or nothing: on failure the session is unchanged.
+ * @return GEMMA2_OK; GEMMA2_ERR_INVALID_ARGUMENT (NULL, n == 0);
+ *         GEMMA2_ERR_TOKEN_OUT_OF_RANGE; GEMMA2_ERR_CONTEXT_FULL (position + n > n_ctx).
+ * Since 1.0. */
+GEMMA2_API gemma2_status gemma2_session_feed(gemma2_session *session, const int32_t *tokens,
+                                             size_t n);
+
+/* Extra outputs of a feed, for every fed position. NULL pointers are not written. */
+typedef struct gemma2_feed_outputs {
+    uint32_t struct_size;
+    uint32_t reserved;       /* must be 0 */
+    float *logits;           /* [n, vocab_size] final (soft-capped) logits */
+    uint64_t logits_cap;     /* floats available at logits */
+    float *hidden;           /* [n, hidden_size] output of the final RMSNorm */
+    uint64_t hidden_cap;     /* floats available at hidden */
+} gemma2_feed_outputs;
+
+GEMMA2_API gemma2_status gemma2_feed_outputs_init(gemma2_feed_outputs *out, size_t size);
+
+/* gemma2_session_feed that also writes per-position outputs. Capacities are checked
+ * before anything runs (GEMMA2_ERR_BUFFER_TOO_SMALL). Since 1.0. */
+GEMMA2_API gemma2_status gemma2_session_feed_outputs(gemma2_session *session, const int32_t *tokens,
+                                                     size_t n, const gemma2_feed_outputs *outputs);
+
+/* Result of one step. */
+#define GEMMA2_STEP_END_OF_TURN 0x1u /* the token ends the model's turn (<eos>) */
+typedef struct gemma2_step_result {
+    uint32_t struct_size;
+    int32_t token;  /* the chosen token id */
+    uint32_t flags; /* GEMMA2_STEP_* */
+    uint32_t reserved;
+} gemma2_step_result;
+
+GEMMA2_API gemma2_status gemma2_step_result_init(gemma2_step_result *result, size_t size);
+
+/* Decodes one token: chooses the next token from the current logits (greedy: the
+ * highest logit, lowest id on ties), feeds it, and reports it in *result.
+ * @return GEMMA2_OK; GEMMA2_ERR_STATE (nothing fed yet); GEMMA2_ERR_CONTEXT_FULL
+ *         (session unchanged); GEMMA2_ERR_INVALID_ARGUMENT. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_session_step(gemma2_session *session, gemma2_step_result *result);
+
+/* The logits of the last fed position: *logits points at vocab_size floats owned by
+ * the session, valid until its next feed, step, reset or free.
+ * @return GEMMA2_OK; GEMMA2_ERR_STATE if nothing was fed. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_session_logits(const gemma2_session *session, const float **logits,
+                                               size_t *n_vocab);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GEMMA2_H */

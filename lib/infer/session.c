@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Session lifetime: every buffer the forward pass needs is allocated here, once. */
+#include "infer/session.h"
+
+#include <stdlib.h>
+
+#include "runtime/error.h"
+
+/* a * b * c floats, or 0 if that does not fit in size_t bytes. */
+static size_t floats(size_t a, size_t b, size_t c) {
+    if (b && a > SIZE_MAX / sizeof(float) / b)
+        return 0;
+    size_t ab = a * b;
+    if (c && ab > SIZE_MAX / sizeof(float) / c)
+        return 0;
+    return ab * c;
+}
+
+static float *alloc_floats(size_t n, int *failed) {
+    float *p = n ? calloc(n, sizeof(float)) : NULL;
+    if (!p)
+        *failed = 1;
+    return p;
+}
+
+static size_t max3(size_t a, size_t b, size_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
+
+gemma2_status g2_session_create(gemma2_model *model, int n_threads, uint32_t n_ctx, gemma2_session **out) {
+    *out = NULL;
+    const g2_file_config *c = &model->cfg;
+    gemma2_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory creating a session");
+    gemma2_status st = g2_pool_create(n_threads, &s->pool);
+    if (st != GEMMA2_OK) {
+        free(s);
+        return st;
+    }
+    s->n_ctx = n_ctx;
+    s->kv_dim = (size_t)c->n_kv_heads * c->head_dim;
+    const size_t C = G2_PREFILL_CHUNK, T = (size_t)g2_pool_size(s->pool);
+    const size_t qdim = (size_t)c->n_heads * c->head_dim;
+    s->row_stride = max3(c->hidden_size, qdim, c->ffn_size);
+    const size_t kv = floats(c->n_layers, n_ctx, s->kv_dim);
+    int failed = kv == 0;
+    if (!failed) {
+        s->k_cache = alloc_floats(kv, &failed);
+        s->v_cache = alloc_floats(kv, &failed);
+    }
+    s->x = alloc_floats(C * c->hidden_size, &failed);
+    s->h = alloc_floats(C * c->hidden_size, &failed);
+    s->q = alloc_floats(C * qdim, &failed);
+    s->k = alloc_floats(C * s->kv_dim, &failed);
+    s->v = alloc_floats(C * s->kv_dim, &failed);
+    s->att = alloc_floats(C * qdim, &failed);
+    s->proj = alloc_floats(C * c->hidden_size, &failed);
+    s->gate = alloc_floats(C * c->ffn_size, &failed);
+    s->up = alloc_floats(C * c->ffn_size, &failed);
+    s->rope_cos = alloc_floats(C * (c->head_dim / 2), &failed);
+    s->rope_sin = alloc_floats(C * (c->head_dim / 2), &failed);
+    s->scores = alloc_floats(T * n_ctx, &failed);
+    s->row_scratch = alloc_floats(T * s->row_stride, &failed);
+    s->logits = alloc_floats(c->vocab_size, &failed);
+    if (failed) {
+        g2_session_destroy(s);
+        return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory for a session of %u positions",
+                        (unsigned)n_ctx);
+    }
+    atomic_fetch_add(&model->refs, 1);
+    s->model = model;
+    *out = s;
+    return GEMMA2_OK;
+}
+
+void g2_session_destroy(gemma2_session *s) {
+    if (!s)
+        return;
+    g2_pool_destroy(s->pool);
+    float *bufs[] = {s->k_cache, s->v_cache, s->x, s->h, s->q, s->k, s->v, s->att, s->proj, s->gate,
+                     s->up, s->rope_cos, s->rope_sin, s->scores, s->row_scratch, s->logits};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        free(bufs[i]);
+    if (s->model && atomic_fetch_sub(&s->model->refs, 1) == 1)
+        g2_model_free(s->model);
+    free(s);
+}

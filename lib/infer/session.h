@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A session: KV cache, scratch buffers sized once at creation (nothing is
+ * allocated while feeding or stepping), its thread pool and the last logits. */
+#ifndef G2_INFER_SESSION_H
+#define G2_INFER_SESSION_H
+
+#include "model/model.h"
+#include "runtime/pool.h"
+
+/* Tokens processed together in a prefill: each weight row loaded once serves them all. */
+#define G2_PREFILL_CHUNK 64u
+
+struct gemma2_session {
+    gemma2_model *model; /* holds a reference */
+    g2_pool *pool;
+    uint32_t n_ctx;      /* KV cache capacity in positions */
+    uint32_t n_pos;      /* tokens in the cache */
+    int has_logits;
+    size_t kv_dim;       /* n_kv_heads * head_dim */
+    float *k_cache, *v_cache; /* [n_layers][n_ctx][kv_dim], keys already rotated */
+    /* chunk scratch, C = G2_PREFILL_CHUNK rows each */
+    float *x;            /* [C][hidden] residual stream */
+    float *h;            /* [C][hidden] normed input of a block */
+    float *q;            /* [C][n_heads*head_dim] */
+    float *k, *v;        /* [C][kv_dim] */
+    float *att;          /* [C][n_heads*head_dim] attention output */
+    float *proj;         /* [C][hidden] output of o / down projections */
+    float *gate, *up;    /* [C][ffn] */
+    float *rope_cos, *rope_sin; /* [C][head_dim/2] */
+    float *scores;       /* [threads][n_ctx] */
+    float *row_scratch;  /* [threads][row_stride] */
+    size_t row_stride;
+    float *logits;       /* [vocab] of the last fed position */
+};
+
+/* Outputs requested from a forward pass; NULL = not wanted. */
+typedef struct g2_forward_out {
+    float *logits; /* [n][vocab] */
+    float *hidden; /* [n][hidden] */
+} g2_forward_out;
+
+gemma2_status g2_session_create(gemma2_model *model, int n_threads, uint32_t n_ctx, gemma2_session **out);
+void g2_session_destroy(gemma2_session *s);
+
+/* Runs tokens (already validated, n_pos + n <= n_ctx) through the model, appends
+ * them to the KV cache, and leaves the last position's logits in s->logits. */
+void g2_forward(gemma2_session *s, const int32_t *tokens, uint32_t n, const g2_forward_out *out);
+
+#endif

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "runtime/pool.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "runtime/error.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ __volatile__("yield")
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+/* Spin this many rounds waiting for the next task before sleeping: long enough to
+ * bridge the gap between two matmuls of one token, short enough not to burn a core
+ * between tokens. */
+#define SPIN_ROUNDS 20000
+
+struct g2_pool {
+    int n_threads;
+    pthread_t *workers; /* n_threads - 1 */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    atomic_uint generation; /* bumped (under lock) to publish a task */
+    atomic_int pending;     /* workers that have not finished the current task */
+    atomic_int stopping;
+    g2_task_fn fn; /* published by the release store of generation */
+    void *ctx;
+};
+
+typedef struct worker_arg {
+    g2_pool *pool;
+    int index;
+} worker_arg;
+
+static void *worker_main(void *p) {
+    worker_arg arg = *(worker_arg *)p;
+    free(p);
+    g2_pool *pool = arg.pool;
+    unsigned seen = 0;
+    for (;;) {
+        unsigned gen = atomic_load_explicit(&pool->generation, memory_order_acquire);
+        for (int i = 0; gen == seen && i < SPIN_ROUNDS; i++) {
+            cpu_relax();
+            gen = atomic_load_explicit(&pool->generation, memory_order_acquire);
+        }
+        if (gen == seen) {
+            pthread_mutex_lock(&pool->lock);
+            while ((gen = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen)
+                pthread_cond_wait(&pool->wake, &pool->lock);
+            pthread_mutex_unlock(&pool->lock);
+        }
+        seen = gen;
+        if (atomic_load_explicit(&pool->stopping, memory_order_acquire))
+            return NULL;
+        pool->fn(pool->ctx, arg.index, pool->n_threads);
+        atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_release);
+    }
+}
+
+int g2_cpu_count(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > G2_MAX_THREADS ? G2_MAX_THREADS : (int)n;
+}
+
+int g2_threads_resolve(int requested) {
+    if (requested <= 0)
+        return g2_cpu_count();
+    return requested > G2_MAX_THREADS ? G2_MAX_THREADS : requested;
+}
+
+static void publish(g2_pool *pool, g2_task_fn fn, void *ctx) {
+    pthread_mutex_lock(&pool->lock);
+    pool->fn = fn;
+    pool->ctx = ctx;
+    atomic_store_explicit(&pool->pending, pool->n_threads - 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
+    pthread_cond_broadcast(&pool->wake);
+    pthread_mutex_unlock(&pool->lock);
+}
+
+static void wait_workers(g2_pool *pool) {
+    for (unsigned spins = 0; atomic_load_explicit(&pool->pending, memory_order_acquire) != 0; spins++) {
+        if (spins < SPIN_ROUNDS)
+            cpu_relax();
+        else
+            sched_yield();
+    }
+}
+
+gemma2_status g2_pool_create(int n_threads, g2_pool **out) {
+    *out = NULL;
+    if (n_threads < 1 || n_threads > G2_MAX_THREADS)
+        return g2_error(GEMMA2_ERR_INVALID_ARGUMENT, "thread count %d is out of range 1..%d",
+                        n_threads, G2_MAX_THREADS);
+    g2_pool *pool = calloc(1, sizeof *pool);
+    if (!pool)
+        return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory creating a thread pool");
+    pool->n_threads = 1;
+    if (pthread_mutex_init(&pool->lock, NULL) != 0) {
+        free(pool);
+        return g2_error(GEMMA2_ERR_SYSTEM, "pthread_mutex_init failed");
+    }
+    if (pthread_cond_init(&pool->wake, NULL) != 0) {
+        pthread_mutex_destroy(&pool->lock);
+        free(pool);
+        return g2_error(GEMMA2_ERR_SYSTEM, "pthread_cond_init failed");
+    }
+    if (n_threads > 1) {
+        pool->workers = calloc((size_t)n_threads - 1, sizeof *pool->workers);
+        if (!pool->workers) {
+            g2_pool_destroy(pool);
+            return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory creating a thread pool");
+        }
+    }
+    for (int i = 1; i < n_threads; i++) {
+        worker_arg *arg = malloc(sizeof *arg);
+        if (!arg) {
+            g2_pool_destroy(pool);
+            return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory creating a thread pool");
+        }
+        arg->pool = pool;
+        arg->index = i;
+        if (pthread_create(&pool->workers[i - 1], NULL, worker_main, arg) != 0) {
+            free(arg);
+            g2_pool_destroy(pool);
+            return g2_error(GEMMA2_ERR_SYSTEM, "could not create thread %d of %d", i + 1, n_threads);
+        }
+        pool->n_threads = i + 1; /* workers [0, i) exist: destroy joins exactly those */
+    }
+    *out = pool;
+    return GEMMA2_OK;
+}
+
+int g2_pool_size(const g2_pool *pool) { return pool->n_threads; }
+
+void g2_pool_run(g2_pool *pool, g2_task_fn fn, void *ctx) {
+    if (pool->n_threads == 1) {
+        fn(ctx, 0, 1);
+        return;
+    }
+    publish(pool, fn, ctx);
+    fn(ctx, 0, pool->n_threads);
+    wait_workers(pool);
+}
+
+static void no_task(void *ctx, int thread_index, int n_threads) {
+    (void)ctx, (void)thread_index, (void)n_threads;
+}
+
+void g2_pool_destroy(g2_pool *pool) {
+    if (!pool)
+        return;
+    if (pool->n_threads > 1) {
+        atomic_store_explicit(&pool->stopping, 1, memory_order_release);
+        publish(pool, no_task, NULL);
+        for (int i = 1; i < pool->n_threads; i++)
+            pthread_join(pool->workers[i - 1], NULL);
+    }
+    free(pool->workers);
+    pthread_cond_destroy(&pool->wake);
+    pthread_mutex_destroy(&pool->lock);
+    free(pool);
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "tensor/matmul.h"
+
+#include "tensor/ops.h"
+
+/* Rows claimed per grab: enough to amortise the atomic, small enough to balance. */
+#define ROWS_PER_CLAIM 16
+
+typedef struct matmul_job {
+    float *y;
+    const g2_matrix *W;
+    const float *x;
+    uint32_t n_tok;
+    float *scratch;
+    size_t scratch_stride;
+    atomic_size_t next_row;
+} matmul_job;
+
+static void matmul_task(void *p, int thread_index, int n_threads) {
+    (void)n_threads;
+    matmul_job *job = p;
+    const g2_matrix *W = job->W;
+    float *row_f32 = job->scratch + (size_t)thread_index * job->scratch_stride;
+    for (size_t r0; (r0 = g2_claim(&job->next_row, ROWS_PER_CLAIM)) < W->rows;) {
+        size_t r1 = r0 + ROWS_PER_CLAIM < W->rows ? r0 + ROWS_PER_CLAIM : W->rows;
+        for (size_t r = r0; r < r1; r++) {
+            const float *row;
+            if (W->type == G2_TYPE_BF16) {
+                /* Widen the row once; every token of the batch reuses it. */
+                g2_bf16_to_f32(row_f32, (const uint16_t *)W->data + r * W->cols, W->cols);
+                row = row_f32;
+            } else {
+                row = (const float *)W->data + r * W->cols;
+            }
+            for (uint32_t t = 0; t < job->n_tok; t++)
+                job->y[(size_t)t * W->rows + r] = g2_dot_f32(row, job->x + (size_t)t * W->cols, W->cols);
+        }
+    }
+}
+
+void g2_matmul(g2_pool *pool, float *y, const g2_matrix *W, const float *x, uint32_t n_tok,
+               float *scratch, size_t scratch_stride) {
+    matmul_job job = {.y = y, .W = W, .x = x, .n_tok = n_tok, .scratch = scratch,
+                      .scratch_stride = scratch_stride};
+    atomic_init(&job.next_row, 0);
+    g2_pool_run(pool, matmul_task, &job);
+}
