@@ -29,8 +29,14 @@ static int cmp_names(const void *a, const void *b) {
 }
 
 static gemma2_status check_entry(const g2_file_tensor *e, uint32_t i, const g2_file_header *h) {
-    if (memchr(e->name, '\0', sizeof e->name) == NULL || e->name[0] == '\0')
+    const char *nul = memchr(e->name, '\0', sizeof e->name);
+    if (nul == NULL || e->name[0] == '\0')
         return g2_error(GEMMA2_ERR_FORMAT, "tensor %u has an empty or unterminated name", (unsigned)i);
+    for (const char *p = nul; p < e->name + sizeof e->name; p++)
+        if (*p)
+            return g2_error(GEMMA2_ERR_FORMAT, "tensor %u name has bytes after its terminator", (unsigned)i);
+    if (e->reserved0 != 0 || memcmp(e->reserved, (const uint8_t[sizeof e->reserved]){0}, sizeof e->reserved))
+        return g2_error(GEMMA2_ERR_FORMAT, "tensor '%s' has non-zero reserved bytes", e->name);
     size_t elem = g2_type_size(e->type);
     if (elem == 0)
         return g2_error(GEMMA2_ERR_FORMAT, "tensor '%s' has unknown type %u", e->name, (unsigned)e->type);
@@ -61,8 +67,8 @@ static gemma2_status check_entry(const g2_file_tensor *e, uint32_t i, const g2_f
         if (e->stored_size != e->raw_size || e->offset % G2_TENSOR_ALIGN != 0)
             return g2_error(GEMMA2_ERR_FORMAT, "tensor '%s' is misaligned or has a bad stored size", e->name);
     } else if (e->compression == G2_COMPRESS_ZSTD) {
-        if (!(h->flags & G2_FLAG_COMPRESSED) || e->stored_size == 0)
-            return g2_error(GEMMA2_ERR_FORMAT, "tensor '%s' is compressed but the file says not", e->name);
+        if (e->stored_size == 0)
+            return g2_error(GEMMA2_ERR_FORMAT, "tensor '%s' has an empty zstd frame", e->name);
     } else {
         return g2_error(GEMMA2_ERR_FORMAT, "tensor '%s' has unknown compression %u", e->name,
                         (unsigned)e->compression);
@@ -108,6 +114,13 @@ gemma2_status g2_model_read_directory(gemma2_model *m, const g2_file_header *h) 
         m->weight_bytes += t->n_bytes;
         sorted[i] = name;
         by_offset[i] = (stored_span){t->file_offset, t->stored_bytes, i};
+    }
+    int any_compressed = 0;
+    for (uint32_t i = 0; i < n; i++)
+        any_compressed |= m->tensors[i].compressed;
+    if (any_compressed != ((h->flags & G2_FLAG_COMPRESSED) != 0)) {
+        st = g2_error(GEMMA2_ERR_FORMAT, "the header's compressed flag disagrees with the tensors");
+        goto done;
     }
     /* Names are unique; stored ranges do not overlap. */
     qsort(sorted, n, sizeof *sorted, cmp_names);
@@ -262,6 +275,10 @@ gemma2_status g2_model_bind(gemma2_model *m) {
     if ((st = bind_one(m, G2_ROLE_FINAL_NORM, 0, &t)) != GEMMA2_OK)
         return st;
     m->final_norm = t->data;
+    const uint64_t required = 2 + (uint64_t)G2_LAYER_ROLES * m->cfg.n_layers;
+    if (m->n_tensors != required) /* all names are unique, so this means extra tensors */
+        return g2_error(GEMMA2_ERR_FORMAT, "the file has %u tensors; a model of %u layers has %llu",
+                        (unsigned)m->n_tensors, (unsigned)m->cfg.n_layers, (unsigned long long)required);
     m->layers = calloc(m->cfg.n_layers, sizeof *m->layers);
     if (!m->layers)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory binding layers");

@@ -25,6 +25,13 @@ static int ranges_overlap(uint64_t a, uint64_t an, uint64_t b, uint64_t bn) {
     return an && bn && a < b + bn && b < a + an;
 }
 
+static int all_zero(const uint8_t *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return 0;
+    return 1;
+}
+
 static gemma2_status check_header(const g2_file_header *h, uint64_t actual_size) {
     if (memcmp(h->magic, G2_FILE_MAGIC, G2_FILE_MAGIC_LEN) != 0)
         return g2_error(GEMMA2_ERR_FORMAT, "not a gemma2 model file (bad magic)");
@@ -38,6 +45,8 @@ static gemma2_status check_header(const g2_file_header *h, uint64_t actual_size)
                         (unsigned long long)actual_size, (unsigned long long)h->file_size);
     if (h->flags & ~(uint32_t)G2_FLAG_COMPRESSED)
         return g2_error(GEMMA2_ERR_FORMAT, "unknown header flags 0x%x", (unsigned)h->flags);
+    if (!all_zero(h->reserved, sizeof h->reserved))
+        return g2_error(GEMMA2_ERR_FORMAT, "reserved header bytes are not zero");
     if (h->data_offset % G2_DATA_ALIGN != 0 || !range_ok(h->data_offset, h->data_size, 0, actual_size) ||
         h->data_offset + h->data_size != actual_size || h->data_offset < sizeof *h)
         return g2_error(GEMMA2_ERR_FORMAT, "bad data section (offset %llu, size %llu, file %llu bytes)",
@@ -111,6 +120,8 @@ static gemma2_status read_config(gemma2_model *m, const g2_file_header *h) {
         !finite_positive(c->query_pre_attn_scalar) || !(c->attn_softcap >= 0.0f && c->attn_softcap < 1e30f) ||
         !(c->final_softcap >= 0.0f && c->final_softcap < 1e30f))
         return g2_error(GEMMA2_ERR_FORMAT, "config has a non-finite or non-positive float constant");
+    if (c->reserved != 0)
+        return g2_error(GEMMA2_ERR_FORMAT, "config reserved field is not zero");
     if (c->flags != G2_CONFIG_TIED_EMBEDDING)
         return g2_error(GEMMA2_ERR_FORMAT, "config flags 0x%x are not supported (need a tied embedding)",
                         (unsigned)c->flags);
