@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Thread pool: every thread runs every task exactly once, dynamic claims cover a
+ * range exactly once, and pools of any size start and stop cleanly. */
+#include <stdlib.h>
+
+#include "runtime/pool.h"
+#include "testutil.h"
+
+typedef struct job {
+    atomic_int ran[16];   /* per thread index */
+    atomic_size_t next;
+    size_t total;
+    atomic_uchar *seen;   /* per item */
+    atomic_llong sum;
+} job;
+
+static void count_task(void *p, int thread_index, int n_threads) {
+    job *j = p;
+    if (thread_index >= 0 && thread_index < n_threads && thread_index < 16)
+        atomic_fetch_add(&j->ran[thread_index], 1);
+}
+
+static void claim_task(void *p, int thread_index, int n_threads) {
+    (void)thread_index, (void)n_threads;
+    job *j = p;
+    for (size_t i; (i = g2_claim(&j->next, 7)) < j->total;)
+        for (size_t k = i; k < i + 7 && k < j->total; k++) {
+            atomic_fetch_add(&j->seen[k], 1);
+            atomic_fetch_add(&j->sum, (long long)k);
+        }
+}
+
+int main(void) {
+    const int sizes[] = {1, 2, 3, 8};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        int n = sizes[si];
+        g2_pool *pool = NULL;
+        CHECK(g2_pool_create(n, &pool) == GEMMA2_OK && pool, "create %d", n);
+        if (!pool)
+            continue;
+        CHECK(g2_pool_size(pool) == n, "size %d", g2_pool_size(pool));
+        job j = {0};
+        const int runs = 2000;
+        for (int r = 0; r < runs; r++)
+            g2_pool_run(pool, count_task, &j);
+        for (int t = 0; t < n; t++)
+            CHECK(atomic_load(&j.ran[t]) == runs, "pool %d: thread %d ran %d of %d", n, t,
+                  atomic_load(&j.ran[t]), runs);
+        for (int r = 0; r < 50; r++) {
+            job c = {.total = 1000 + (size_t)r * 13};
+            c.seen = calloc(c.total, 1);
+            g2_pool_run(pool, claim_task, &c);
+            size_t once = 0;
+            for (size_t k = 0; k < c.total; k++)
+                once += c.seen[k] == 1;
+            CHECK(once == c.total, "pool %d: %zu of %zu items claimed exactly once", n, once, c.total);
+            CHECK(atomic_load(&c.sum) == (long long)(c.total * (c.total - 1) / 2), "pool %d: sum", n);
+            free(c.seen);
+        }
+        g2_pool_destroy(pool);
+    }
+    g2_pool *pool = NULL;
+    CHECK(g2_pool_create(0, &pool) == GEMMA2_ERR_INVALID_ARGUMENT && !pool, "0 threads refused");
+    CHECK(g2_pool_create(G2_MAX_THREADS + 1, &pool) == GEMMA2_ERR_INVALID_ARGUMENT, "too many refused");
+    CHECK(g2_threads_resolve(0) >= 1 && g2_threads_resolve(0) == g2_cpu_count(), "resolve 0");
+    CHECK(g2_threads_resolve(5) == 5, "resolve 5");
+    g2_pool_destroy(NULL);
+    return tu_finish("test_pool");
+}

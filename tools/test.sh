@@ -1,0 +1,33 @@
+#!/bin/sh
+# Runs every test: installs missing packages, configures and builds, runs
+# `meson test`, and ends with the line "N passed, N failed".
+#   tools/test.sh              the normal build, in build/
+#   tools/test.sh --sanitize   an ASan + UBSan build, in build-sanitize/
+set -eu
+cd "$(dirname "$0")/.."
+tools/install-deps.sh
+dir=build
+setup_args=""
+if [ "${1:-}" = "--sanitize" ]; then
+    dir=build-sanitize
+    setup_args="-Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fno-sanitize-recover=all"
+fi
+[ -f "$dir/build.ninja" ] || meson setup "$dir" $setup_args >/dev/null
+status=0
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    meson test -C "$dir" --print-errorlogs --num-processes 2 || status=$?
+# Count results from meson's machine-readable log.
+/usr/bin/env python3 - "$dir/meson-logs/testlog.json" <<'PY'
+import json, sys
+passed = failed = skipped = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)["result"]
+    if r in ("OK", "EXPECTEDFAIL"):
+        passed += 1
+    elif r == "SKIP":
+        skipped += 1
+    else:
+        failed += 1
+print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+PY
+exit $status
