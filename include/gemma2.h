@@ -11,7 +11,8 @@
  *    function; they are always passed by pointer. No struct is passed or returned by
  *    value, and the library keeps no caller pointer past a call.
  *  - A gemma2_model is immutable once open and may be shared by any number of
- *    threads and sessions. A gemma2_session must be used by one thread at a time.
+ *    threads and sessions ("Thread-safe" below). A gemma2_session must be used by
+ *    one thread at a time: session calls without that note need that.
  *  - No call aborts, exits or prints.
  */
 #ifndef GEMMA2_H
@@ -188,23 +189,30 @@ typedef struct gemma2_model_info {
     uint64_t weight_bytes;   /* bytes of tensor data in memory */
 } gemma2_model_info;
 
-/* Fills info (the caller sets info->struct_size, e.g. with gemma2_model_info_init);
- * fields beyond the caller's size are not written. Thread-safe. Since 1.0. */
+/* Zero-fills size bytes at info and sets info->struct_size = size.
+ * @return GEMMA2_OK; GEMMA2_ERR_INVALID_ARGUMENT (NULL, size < 4). Since 1.0. */
 GEMMA2_API gemma2_status gemma2_model_info_init(gemma2_model_info *info, size_t size);
+/* Fills *info up to its struct_size (set it with gemma2_model_info_init first);
+ * fields beyond the caller's size are not written.
+ * @return GEMMA2_OK; GEMMA2_ERR_INVALID_ARGUMENT (NULL, struct_size unset).
+ * Thread-safe. Since 1.0. */
 GEMMA2_API gemma2_status gemma2_model_get_info(const gemma2_model *model, gemma2_model_info *info);
 
-/* Shortcuts; 0 for a NULL model. Since 1.0. */
+/* Shortcuts; 0 for a NULL model. Thread-safe. Since 1.0. */
 GEMMA2_API uint32_t gemma2_model_vocab_size(const gemma2_model *model);
 GEMMA2_API uint32_t gemma2_model_context_length(const gemma2_model *model);
 
 /* Attention kind of a layer, GEMMA2_LAYER_LOCAL or GEMMA2_LAYER_GLOBAL, in *kind.
- * GEMMA2_ERR_INVALID_ARGUMENT if layer >= n_layers. Since 1.0. */
+ * @return GEMMA2_OK; GEMMA2_ERR_INVALID_ARGUMENT (NULL, layer >= n_layers).
+ * Thread-safe. Since 1.0. */
 GEMMA2_API gemma2_status gemma2_model_layer_kind(const gemma2_model *model, uint32_t layer,
                                                  int32_t *kind);
 
 /* The file digest: BLAKE2b-256 of the header region, which holds the config, the
  * metadata and every tensor's digest, so it identifies the whole model. Writes
- * GEMMA2_DIGEST_BYTES bytes; GEMMA2_ERR_BUFFER_TOO_SMALL if cap is less. Since 1.0. */
+ * GEMMA2_DIGEST_BYTES bytes to out (owned by the caller).
+ * @return GEMMA2_OK; GEMMA2_ERR_BUFFER_TOO_SMALL (cap < GEMMA2_DIGEST_BYTES, nothing
+ *         written); GEMMA2_ERR_INVALID_ARGUMENT. Thread-safe. Since 1.0. */
 GEMMA2_API gemma2_status gemma2_model_digest(const gemma2_model *model, uint8_t *out, size_t cap);
 
 /* One tensor of the file. */
@@ -220,8 +228,11 @@ typedef struct gemma2_tensor_info {
     uint8_t digest[GEMMA2_DIGEST_BYTES]; /* BLAKE2b-256 of the n_bytes in memory */
 } gemma2_tensor_info;
 
-/* Tensor index (0..n_tensors-1) → its description. Since 1.0. */
+/* As gemma2_model_info_init, for tensor info. Since 1.0. */
 GEMMA2_API gemma2_status gemma2_tensor_info_init(gemma2_tensor_info *info, size_t size);
+/* Describes tensor `index` (0..n_tensors-1) in *info; info->name stays owned by the
+ * model. @return GEMMA2_OK; GEMMA2_ERR_INVALID_ARGUMENT (NULL, index out of range).
+ * Thread-safe. Since 1.0. */
 GEMMA2_API gemma2_status gemma2_model_tensor_info(const gemma2_model *model, uint32_t index,
                                                   gemma2_tensor_info *info);
 
@@ -231,7 +242,9 @@ GEMMA2_API gemma2_status gemma2_model_tensor_info(const gemma2_model *model, uin
 GEMMA2_API gemma2_status gemma2_model_verify_tensor(const gemma2_model *model, uint32_t index);
 
 /* Checks every tensor digest with n_threads threads (0 = all CPUs); the message of
- * a GEMMA2_ERR_CHECKSUM names the first failing tensor. Since 1.0. */
+ * a GEMMA2_ERR_CHECKSUM names the first failing tensor.
+ * @return GEMMA2_OK; GEMMA2_ERR_CHECKSUM; GEMMA2_ERR_INVALID_ARGUMENT;
+ *         GEMMA2_ERR_OUT_OF_MEMORY; GEMMA2_ERR_SYSTEM. Thread-safe. Since 1.0. */
 GEMMA2_API gemma2_status gemma2_model_verify(const gemma2_model *model, int32_t n_threads);
 
 /* ---- session ----------------------------------------------------------------- */
@@ -244,14 +257,17 @@ GEMMA2_API gemma2_status gemma2_model_verify(const gemma2_model *model, int32_t 
 GEMMA2_API gemma2_status gemma2_session_new(gemma2_model *model, const gemma2_session_options *opts,
                                             gemma2_session **out);
 
-/* Frees the session and its threads and drops its model reference. NULL is a no-op.
- * Since 1.0. */
+/* Frees the session and its threads and drops its model reference (freeing the
+ * model if it was closed already). NULL is a no-op. Must not run concurrently with
+ * another call on the same session. Since 1.0. */
 GEMMA2_API void gemma2_session_free(gemma2_session *session);
 
-/* Forgets every token: position 0, no logits. Since 1.0. */
+/* Forgets every token: position 0, no logits. Keeps the buffers.
+ * @return GEMMA2_OK; GEMMA2_ERR_INVALID_ARGUMENT. Since 1.0. */
 GEMMA2_API gemma2_status gemma2_session_reset(gemma2_session *session);
 
-/* Number of tokens in the session's KV cache (its next position) in *n. Since 1.0. */
+/* Number of tokens in the session's KV cache (its next position) in *n.
+ * @return GEMMA2_OK; GEMMA2_ERR_INVALID_ARGUMENT. Since 1.0. */
 GEMMA2_API gemma2_status gemma2_session_position(const gemma2_session *session, uint32_t *n);
 
 /* Feeds n tokens (a prompt, or any continuation) in one batched prefill and keeps
@@ -272,10 +288,13 @@ typedef struct gemma2_feed_outputs {
     uint64_t hidden_cap;     /* floats available at hidden */
 } gemma2_feed_outputs;
 
+/* As gemma2_model_info_init, for feed outputs (all pointers NULL). Since 1.0. */
 GEMMA2_API gemma2_status gemma2_feed_outputs_init(gemma2_feed_outputs *out, size_t size);
 
-/* gemma2_session_feed that also writes per-position outputs. Capacities are checked
- * before anything runs (GEMMA2_ERR_BUFFER_TOO_SMALL). Since 1.0. */
+/* gemma2_session_feed that also writes per-position outputs into the caller's
+ * buffers (not kept after the call). outputs may be NULL. Capacities are checked
+ * before anything runs. @return as gemma2_session_feed, and
+ * GEMMA2_ERR_BUFFER_TOO_SMALL (nothing computed). Since 1.0. */
 GEMMA2_API gemma2_status gemma2_session_feed_outputs(gemma2_session *session, const int32_t *tokens,
                                                      size_t n, const gemma2_feed_outputs *outputs);
 
@@ -288,6 +307,7 @@ typedef struct gemma2_step_result {
     uint32_t reserved;
 } gemma2_step_result;
 
+/* As gemma2_model_info_init, for a step result (token -1). Since 1.0. */
 GEMMA2_API gemma2_status gemma2_step_result_init(gemma2_step_result *result, size_t size);
 
 /* Decodes one token: chooses the next token from the current logits (greedy: the
