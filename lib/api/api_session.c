@@ -72,7 +72,7 @@ static gemma2_status check_feed(const gemma2_session *s, const int32_t *tokens, 
                             (int)tokens[i], i, (unsigned)vocab - 1);
     if (n > s->n_ctx - s->n_pos)
         return g2_error(GEMMA2_ERR_CONTEXT_FULL,
-                        "%zu tokens do not fit: the session holds %u of %u positions", n,
+                        "%zu tokens do not fit in the session's context: it holds %u of %u positions", n,
                         (unsigned)s->n_pos, (unsigned)s->n_ctx);
     return GEMMA2_OK;
 }

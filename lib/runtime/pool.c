@@ -28,7 +28,8 @@ struct g2_pool {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     atomic_uint generation; /* bumped (under lock) to publish a task */
-    atomic_int pending;     /* workers that have not finished the current task */
+    atomic_uint closed;     /* the newest generation late workers must skip */
+    atomic_int active;      /* workers inside a task */
     atomic_int stopping;
     g2_task_fn fn; /* published by the release store of generation */
     void *ctx;
@@ -59,8 +60,13 @@ static void *worker_main(void *p) {
         seen = gen;
         if (atomic_load_explicit(&pool->stopping, memory_order_acquire))
             return NULL;
-        pool->fn(pool->ctx, arg.index, pool->n_threads);
-        atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_release);
+        /* Join, then check the caller has not closed this task meanwhile. Both sides
+         * use seq_cst (join then read closed; close then read active), so either the
+         * caller waits for us or we see the task closed and never touch it. */
+        atomic_fetch_add(&pool->active, 1);
+        if ((int)(atomic_load(&pool->closed) - gen) < 0)
+            pool->fn(pool->ctx, arg.index, pool->n_threads);
+        atomic_fetch_sub(&pool->active, 1);
     }
 }
 
@@ -79,14 +85,15 @@ static void publish(g2_pool *pool, g2_task_fn fn, void *ctx) {
     pthread_mutex_lock(&pool->lock);
     pool->fn = fn;
     pool->ctx = ctx;
-    atomic_store_explicit(&pool->pending, pool->n_threads - 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->lock);
 }
 
-static void wait_workers(g2_pool *pool) {
-    for (unsigned spins = 0; atomic_load_explicit(&pool->pending, memory_order_acquire) != 0; spins++) {
+/* Closes the current task to late workers and waits for those inside it. */
+static void close_task(g2_pool *pool) {
+    atomic_store(&pool->closed, atomic_load_explicit(&pool->generation, memory_order_relaxed));
+    for (unsigned spins = 0; atomic_load(&pool->active) != 0; spins++) {
         if (spins < SPIN_ROUNDS)
             cpu_relax();
         else
@@ -147,7 +154,7 @@ void g2_pool_run(g2_pool *pool, g2_task_fn fn, void *ctx) {
     }
     publish(pool, fn, ctx);
     fn(ctx, 0, pool->n_threads);
-    wait_workers(pool);
+    close_task(pool);
 }
 
 static void no_task(void *ctx, int thread_index, int n_threads) {

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* A fixed pthreads pool. g2_pool_run runs one task on every thread (the caller is
- * thread 0) and returns when all are done. Workers spin briefly after a task, then
- * sleep on a condition variable; running a task allocates nothing and takes no lock
- * unless a worker has gone to sleep. */
+/* A fixed pthreads pool. g2_pool_run runs a task on the caller (thread 0) and on
+ * every worker that joins it before the caller has finished its own call; it returns
+ * when all who joined are done. So a task must split its work dynamically (g2_claim)
+ * and never count on a particular thread taking part: a descheduled worker then
+ * costs nothing, instead of stalling every matmul until it runs again. Workers spin
+ * briefly after a task, then sleep on a condition variable; running a task allocates
+ * nothing and takes no lock. */
 #ifndef G2_RUNTIME_POOL_H
 #define G2_RUNTIME_POOL_H
 

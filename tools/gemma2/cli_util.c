@@ -52,29 +52,23 @@ int cli_parse_tokens(const char *s, int32_t **tokens, size_t *n) {
     for (const char *p = s; *p; p++)
         cap += *p == ',';
     int32_t *ids = malloc(cap * sizeof *ids);
-    char *copy = strdup(s);
-    if (!ids || !copy) {
-        free(ids);
-        free(copy);
+    if (!ids)
         return -1;
-    }
     size_t count = 0;
-    char *save = NULL;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        while (*tok == ' ')
-            tok++;
-        long long v;
-        if (cli_parse_int(tok, INT32_MIN, INT32_MAX, &v) != 0) {
+    for (const char *p = s;; p++) {
+        /* every field is an integer: no empty fields, no spaces (strtoll would skip them) */
+        int starts_number = (*p >= '0' && *p <= '9') || *p == '-';
+        char *end = (char *)p;
+        errno = 0;
+        long long v = starts_number ? strtoll(p, &end, 10) : 0;
+        if (end == p || errno || v < INT32_MIN || v > INT32_MAX || (*end != ',' && *end != '\0')) {
             free(ids);
-            free(copy);
             return -1;
         }
         ids[count++] = (int32_t)v;
-    }
-    free(copy);
-    if (count == 0) {
-        free(ids);
-        return -1;
+        if (*end == '\0')
+            break;
+        p = end;
     }
     *tokens = ids;
     *n = count;

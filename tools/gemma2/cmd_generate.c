@@ -63,22 +63,25 @@ int cmd_generate(int argc, char **argv) {
     if (cli_open_model("generate", path, common.threads, 0, &m) ||
         cli_new_session("generate", m, common.threads, cli_default_ctx(m, &common, n + (size_t)n_gen), &s))
         goto done;
+    long long printed = 0;
     gemma2_status st = gemma2_session_feed(s, tokens, n);
     for (long long k = 0; st == GEMMA2_OK && k < n_gen; k++) {
         gemma2_step_result r;
         gemma2_step_result_init(&r, sizeof r);
         if ((st = gemma2_session_step(s, &r)) != GEMMA2_OK)
             break;
-        printf("%s%d", k ? "," : "", (int)r.token);
+        printf("%s%d", printed++ ? "," : "", (int)r.token);
         if (stop_at_eos && (r.flags & GEMMA2_STEP_END_OF_TURN))
             break;
     }
-    putchar('\n');
     if (st != GEMMA2_OK) {
+        if (printed)
+            putchar('\n'); /* keep the ids generated before the failure */
         fflush(stdout);
         cli_fail("generate", st);
         goto done;
     }
+    putchar('\n');
     rc = fflush(stdout) == 0 ? 0 : cli_error("generate", "cannot write to standard output");
 done:
     free(tokens);
