@@ -114,8 +114,9 @@ static int check_config(const config_reader *r, g2_file_config *c) {
         get_uint(r, "intermediate_size", 1, 0, 1, G2_MAX_FFN, &c->ffn_size) ||
         get_uint(r, "num_hidden_layers", 1, 0, 1, G2_MAX_LAYERS, &c->n_layers) ||
         get_uint(r, "num_attention_heads", 1, 0, 1, G2_MAX_HEADS, &c->n_heads) ||
-        get_uint(r, "num_key_value_heads", 0, c->n_heads, 1, G2_MAX_HEADS, &c->n_kv_heads) ||
-        get_uint(r, "head_dim", 0, c->hidden_size / c->n_heads, 1, G2_MAX_HEAD_DIM, &c->head_dim) ||
+        /* absent fields take transformers' Gemma2Config defaults, as HF would load them */
+        get_uint(r, "num_key_value_heads", 0, 4, 1, G2_MAX_HEADS, &c->n_kv_heads) ||
+        get_uint(r, "head_dim", 0, 256, 1, G2_MAX_HEAD_DIM, &c->head_dim) ||
         get_uint(r, "max_position_embeddings", 0, 8192, 1, G2_MAX_CONTEXT, &c->context_length) ||
         get_uint(r, "sliding_window", 0, 4096, 1, G2_MAX_CONTEXT, &c->sliding_window))
         return -1;
