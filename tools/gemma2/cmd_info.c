@@ -40,33 +40,33 @@ int cmd_info(int argc, char **argv) {
     gemma2_model_info mi;
     gemma2_model_info_init(&mi, sizeof mi);
     gemma2_model_get_info(m, &mi);
-    printf("file:               %s (%llu bytes, format v%u%s)\n", path, (unsigned long long)mi.file_size,
+    printf("file:                  %s (%llu bytes, format v%u%s)\n", path, (unsigned long long)mi.file_size,
            (unsigned)mi.format_version, mi.compressed ? ", zstd-compressed tensors" : "");
-    printf("vocab_size:         %u\nhidden_size:        %u\nlayers:             %u\n", (unsigned)mi.vocab_size,
+    printf("vocab_size:            %u\nhidden_size:           %u\nlayers:                %u\n", (unsigned)mi.vocab_size,
            (unsigned)mi.hidden_size, (unsigned)mi.n_layers);
-    printf("heads / kv heads:   %u / %u\nhead_dim:           %u\nffn_size:           %u\n",
+    printf("heads / kv heads:      %u / %u\nhead_dim:              %u\nffn_size:              %u\n",
            (unsigned)mi.n_heads, (unsigned)mi.n_kv_heads, (unsigned)mi.head_dim, (unsigned)mi.ffn_size);
-    printf("context_length:     %u\nsliding_window:     %u\n", (unsigned)mi.context_length,
+    printf("context_length:        %u\nsliding_window:        %u\n", (unsigned)mi.context_length,
            (unsigned)mi.sliding_window);
-    printf("layer kinds:        ");
+    printf("layer kinds:           ");
     for (uint32_t l = 0; l < mi.n_layers; l++) {
         int32_t kind;
         gemma2_model_layer_kind(m, l, &kind);
         putchar(kind == GEMMA2_LAYER_LOCAL ? 'L' : 'G');
     }
     printf("  (L = local sliding window, G = global)\n");
-    printf("rms_norm_eps:       %g\nrope_theta:         %g\nquery_pre_attn_scalar: %g\n",
+    printf("rms_norm_eps:          %g\nrope_theta:            %g\nquery_pre_attn_scalar: %g\n",
            (double)mi.rms_norm_eps, (double)mi.rope_theta, (double)mi.query_pre_attn_scalar);
-    printf("attn_softcap:       %g\nfinal_softcap:      %g\n", (double)mi.attn_softcap,
+    printf("attn_softcap:          %g\nfinal_softcap:         %g\n", (double)mi.attn_softcap,
            (double)mi.final_softcap);
-    printf("bos / eos / pad:    %d / %d / %d\n", (int)mi.bos_id, (int)mi.eos_id, (int)mi.pad_id);
-    printf("weight type:        %s\nweight bytes:       %llu\n", gemma2_type_name(mi.weight_type),
+    printf("bos / eos / pad:       %d / %d / %d\n", (int)mi.bos_id, (int)mi.eos_id, (int)mi.pad_id);
+    printf("weight type:           %s\nweight bytes:          %llu\n", gemma2_type_name(mi.weight_type),
            (unsigned long long)mi.weight_bytes);
     uint8_t digest[GEMMA2_DIGEST_BYTES];
     gemma2_model_digest(m, digest, sizeof digest);
-    printf("digest (BLAKE2b-256): ");
+    printf("digest:                ");
     print_hex(digest, sizeof digest);
-    printf("\ntensors:            %u\n", (unsigned)mi.n_tensors);
+    printf(" (BLAKE2b-256)\ntensors:               %u\n", (unsigned)mi.n_tensors);
     for (uint32_t i = 0; i < mi.n_tensors; i++) {
         gemma2_tensor_info ti;
         gemma2_tensor_info_init(&ti, sizeof ti);
