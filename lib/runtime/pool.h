@@ -5,7 +5,8 @@
  * and never count on a particular thread taking part: a descheduled worker then
  * costs nothing, instead of stalling every matmul until it runs again. Workers spin
  * briefly after a task, then sleep on a condition variable; running a task allocates
- * nothing and takes no lock. */
+ * nothing, and its only lock is one uncontended lock/unlock to publish it (so that a
+ * worker about to sleep cannot miss the wake-up). */
 #ifndef G2_RUNTIME_POOL_H
 #define G2_RUNTIME_POOL_H
 
