@@ -39,18 +39,30 @@ void gemma2_model_close(gemma2_model *model) {
 
 static gemma2_model_info info_of(const gemma2_model *m) {
     const g2_file_config *c = &m->cfg;
-    return (gemma2_model_info){
-        .struct_size = sizeof(gemma2_model_info), .format_version = m->format_version,
-        .vocab_size = c->vocab_size, .hidden_size = c->hidden_size, .n_layers = c->n_layers,
-        .n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads, .head_dim = c->head_dim,
-        .ffn_size = c->ffn_size, .context_length = c->context_length,
-        .sliding_window = c->sliding_window, .weight_type = (int32_t)m->layers[0].q.type,
-        .rms_norm_eps = c->rms_norm_eps, .rope_theta = c->rope_theta,
-        .query_pre_attn_scalar = c->query_pre_attn_scalar, .attn_softcap = c->attn_softcap,
-        .final_softcap = c->final_softcap, .bos_id = c->bos_id, .eos_id = c->eos_id,
-        .pad_id = c->pad_id, .n_tensors = m->n_tensors,
-        .compressed = (m->header_flags & G2_FLAG_COMPRESSED) != 0, .file_size = m->file.size,
-        .weight_bytes = m->weight_bytes};
+    return (gemma2_model_info){.struct_size = sizeof(gemma2_model_info),
+                               .format_version = m->format_version,
+                               .vocab_size = c->vocab_size,
+                               .hidden_size = c->hidden_size,
+                               .n_layers = c->n_layers,
+                               .n_heads = c->n_heads,
+                               .n_kv_heads = c->n_kv_heads,
+                               .head_dim = c->head_dim,
+                               .ffn_size = c->ffn_size,
+                               .context_length = c->context_length,
+                               .sliding_window = c->sliding_window,
+                               .weight_type = (int32_t)m->layers[0].q.type,
+                               .rms_norm_eps = c->rms_norm_eps,
+                               .rope_theta = c->rope_theta,
+                               .query_pre_attn_scalar = c->query_pre_attn_scalar,
+                               .attn_softcap = c->attn_softcap,
+                               .final_softcap = c->final_softcap,
+                               .bos_id = c->bos_id,
+                               .eos_id = c->eos_id,
+                               .pad_id = c->pad_id,
+                               .n_tensors = m->n_tensors,
+                               .compressed = (m->header_flags & G2_FLAG_COMPRESSED) != 0,
+                               .file_size = m->file.size,
+                               .weight_bytes = m->weight_bytes};
 }
 
 gemma2_status gemma2_model_info_init(gemma2_model_info *info, size_t size) {
@@ -102,12 +114,16 @@ gemma2_status gemma2_tensor_info_init(gemma2_tensor_info *info, size_t size) {
 gemma2_status gemma2_model_tensor_info(const gemma2_model *model, uint32_t index, gemma2_tensor_info *info) {
     g2_error_clear();
     CHECK_ARG(model && info, "gemma2_model_tensor_info: NULL argument");
-    CHECK_ARG(index < model->n_tensors, "tensor index %u is out of range (the model has %u)",
-              (unsigned)index, (unsigned)model->n_tensors);
+    CHECK_ARG(index < model->n_tensors, "tensor index %u is out of range (the model has %u)", (unsigned)index,
+              (unsigned)model->n_tensors);
     const g2_tensor *t = &model->tensors[index];
-    gemma2_tensor_info full = {.struct_size = sizeof full, .type = (int32_t)t->type, .n_dims = t->n_dims,
-                               .compressed = t->compressed, .n_bytes = t->n_bytes,
-                               .stored_bytes = t->stored_bytes, .name = t->name};
+    gemma2_tensor_info full = {.struct_size = sizeof full,
+                               .type = (int32_t)t->type,
+                               .n_dims = t->n_dims,
+                               .compressed = t->compressed,
+                               .n_bytes = t->n_bytes,
+                               .stored_bytes = t->stored_bytes,
+                               .name = t->name};
     memcpy(full.dims, t->dims, sizeof full.dims);
     memcpy(full.digest, t->digest, sizeof full.digest);
     return g2_struct_write(info, &full, sizeof full, "gemma2_tensor_info");
@@ -116,8 +132,8 @@ gemma2_status gemma2_model_tensor_info(const gemma2_model *model, uint32_t index
 gemma2_status gemma2_model_verify_tensor(const gemma2_model *model, uint32_t index) {
     g2_error_clear();
     CHECK_ARG(model, "gemma2_model_verify_tensor: model is NULL");
-    CHECK_ARG(index < model->n_tensors, "tensor index %u is out of range (the model has %u)",
-              (unsigned)index, (unsigned)model->n_tensors);
+    CHECK_ARG(index < model->n_tensors, "tensor index %u is out of range (the model has %u)", (unsigned)index,
+              (unsigned)model->n_tensors);
     return g2_tensor_verify(&model->tensors[index]);
 }
 

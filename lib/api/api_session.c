@@ -68,8 +68,9 @@ static gemma2_status check_feed(const gemma2_session *s, const int32_t *tokens, 
     const uint32_t vocab = s->model->cfg.vocab_size;
     for (size_t i = 0; i < n; i++)
         if (tokens[i] < 0 || (uint32_t)tokens[i] >= vocab)
-            return g2_error(GEMMA2_ERR_TOKEN_OUT_OF_RANGE, "token %d at index %zu is outside the vocabulary (0..%u)",
-                            (int)tokens[i], i, (unsigned)vocab - 1);
+            return g2_error(GEMMA2_ERR_TOKEN_OUT_OF_RANGE,
+                            "token %d at index %zu is outside the vocabulary (0..%u)", (int)tokens[i], i,
+                            (unsigned)vocab - 1);
     if (n > s->n_ctx - s->n_pos)
         return g2_error(GEMMA2_ERR_CONTEXT_FULL,
                         "%zu tokens do not fit in the session's context: it holds %u of %u positions", n,
@@ -98,8 +99,8 @@ gemma2_status gemma2_session_feed_outputs(gemma2_session *session, const int32_t
     const g2_file_config *c = &session->model->cfg;
     if ((o.logits && o.logits_cap / c->vocab_size < n) || (o.hidden && o.hidden_cap / c->hidden_size < n))
         return g2_error(GEMMA2_ERR_BUFFER_TOO_SMALL,
-                        "outputs for %zu tokens need %zu logits and %zu hidden floats", n,
-                        n * c->vocab_size, n * c->hidden_size);
+                        "outputs for %zu tokens need %zu logits and %zu hidden floats", n, n * c->vocab_size,
+                        n * c->hidden_size);
     g2_forward_out fo = {.logits = o.logits, .hidden = o.hidden};
     g2_forward(session, tokens, (uint32_t)n, &fo);
     return GEMMA2_OK;
@@ -121,7 +122,8 @@ gemma2_status gemma2_session_step(gemma2_session *session, gemma2_step_result *r
                         (unsigned)session->n_ctx);
     const g2_file_config *c = &session->model->cfg;
     int32_t token = (int32_t)g2_argmax(session->logits, c->vocab_size);
-    gemma2_step_result full = {.struct_size = sizeof full, .token = token,
+    gemma2_step_result full = {.struct_size = sizeof full,
+                               .token = token,
                                .flags = token == c->eos_id ? GEMMA2_STEP_END_OF_TURN : 0};
     gemma2_status st = g2_struct_write(result, &full, sizeof full, "gemma2_step_result");
     if (st != GEMMA2_OK)

@@ -6,10 +6,10 @@
 #include "runtime/error.h"
 
 /* Returns GEMMA2_ERR_INVALID_ARGUMENT with a message unless cond holds. */
-#define CHECK_ARG(cond, ...)                                                                      \
-    do {                                                                                          \
-        if (!(cond))                                                                              \
-            return g2_error(GEMMA2_ERR_INVALID_ARGUMENT, __VA_ARGS__);                            \
+#define CHECK_ARG(cond, ...)                                           \
+    do {                                                               \
+        if (!(cond))                                                   \
+            return g2_error(GEMMA2_ERR_INVALID_ARGUMENT, __VA_ARGS__); \
     } while (0)
 
 #endif

@@ -24,7 +24,8 @@ static gemma2_status caller_size(const void *caller, const char *type, uint32_t 
     memcpy(size, caller, sizeof *size);
     if (*size < sizeof(uint32_t) || *size > MAX_STRUCT_SIZE)
         return g2_error(GEMMA2_ERR_INVALID_ARGUMENT,
-                        "%s has struct_size %u: fill it with its _init function first", type, (unsigned)*size);
+                        "%s has struct_size %u: fill it with its _init function first", type,
+                        (unsigned)*size);
     return GEMMA2_OK;
 }
 
@@ -37,9 +38,8 @@ gemma2_status g2_struct_read(void *own, size_t own_size, const void *caller, con
         return st;
     for (size_t i = own_size; i < size; i++)
         if (((const unsigned char *)caller)[i] != 0)
-            return g2_error(GEMMA2_ERR_UNSUPPORTED,
-                            "%s sets fields this library (version %s) does not know", type,
-                            GEMMA2_VERSION_STRING);
+            return g2_error(GEMMA2_ERR_UNSUPPORTED, "%s sets fields this library (version %s) does not know",
+                            type, GEMMA2_VERSION_STRING);
     memcpy(own, caller, size < own_size ? size : own_size);
     uint32_t s32 = (uint32_t)own_size;
     memcpy(own, &s32, sizeof s32);

@@ -107,8 +107,8 @@ static void attention_block(gemma2_session *s, const g2_layer *L, uint32_t layer
         memcpy(k_layer + at, k, s->kv_dim * sizeof(float));
         memcpy(v_layer + at, s->v + (size_t)t * s->kv_dim, s->kv_dim * sizeof(float));
     }
-    attention_job job = {.s = s, .k_layer = k_layer, .v_layer = v_layer, .n_tok = n,
-                         .first_pos = s->n_pos, .local = L->local};
+    attention_job job = {
+        .s = s, .k_layer = k_layer, .v_layer = v_layer, .n_tok = n, .first_pos = s->n_pos, .local = L->local};
     atomic_init(&job.next, 0);
     g2_pool_run(s->pool, attention_task, &job);
     matmul(s, s->proj, &L->o, s->att, n);

@@ -76,8 +76,9 @@ void g2_session_destroy(gemma2_session *s) {
     if (!s)
         return;
     g2_pool_destroy(s->pool);
-    float *bufs[] = {s->k_cache, s->v_cache, s->x, s->h, s->q, s->k, s->v, s->att, s->proj, s->gate,
-                     s->up, s->rope_cos, s->rope_sin, s->scores, s->row_scratch, s->logits};
+    float *bufs[] = {s->k_cache,  s->v_cache, s->x,           s->h,     s->q,  s->k,
+                     s->v,        s->att,     s->proj,        s->gate,  s->up, s->rope_cos,
+                     s->rope_sin, s->scores,  s->row_scratch, s->logits};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
     if (s->model && atomic_fetch_sub(&s->model->refs, 1) == 1)

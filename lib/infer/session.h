@@ -13,24 +13,24 @@
 struct gemma2_session {
     gemma2_model *model; /* holds a reference */
     g2_pool *pool;
-    uint32_t n_ctx;      /* KV cache capacity in positions */
-    uint32_t n_pos;      /* tokens in the cache */
+    uint32_t n_ctx; /* KV cache capacity in positions */
+    uint32_t n_pos; /* tokens in the cache */
     int has_logits;
-    size_t kv_dim;       /* n_kv_heads * head_dim */
+    size_t kv_dim;            /* n_kv_heads * head_dim */
     float *k_cache, *v_cache; /* [n_layers][n_ctx][kv_dim], keys already rotated */
     /* chunk scratch, C = G2_PREFILL_CHUNK rows each */
-    float *x;            /* [C][hidden] residual stream */
-    float *h;            /* [C][hidden] normed input of a block */
-    float *q;            /* [C][n_heads*head_dim] */
-    float *k, *v;        /* [C][kv_dim] */
-    float *att;          /* [C][n_heads*head_dim] attention output */
-    float *proj;         /* [C][hidden] output of o / down projections */
-    float *gate, *up;    /* [C][ffn] */
+    float *x;                   /* [C][hidden] residual stream */
+    float *h;                   /* [C][hidden] normed input of a block */
+    float *q;                   /* [C][n_heads*head_dim] */
+    float *k, *v;               /* [C][kv_dim] */
+    float *att;                 /* [C][n_heads*head_dim] attention output */
+    float *proj;                /* [C][hidden] output of o / down projections */
+    float *gate, *up;           /* [C][ffn] */
     float *rope_cos, *rope_sin; /* [C][head_dim/2] */
-    float *scores;       /* [threads][n_ctx] */
-    float *row_scratch;  /* [threads][row_stride] */
+    float *scores;              /* [threads][n_ctx] */
+    float *row_scratch;         /* [threads][row_stride] */
     size_t row_stride;
-    float *logits;       /* [vocab] of the last fed position */
+    float *logits; /* [vocab] of the last fed position */
 };
 
 /* Outputs requested from a forward pass; NULL = not wanted. */

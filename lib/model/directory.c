@@ -61,8 +61,9 @@ static gemma2_status check_entry(const g2_file_tensor *e, uint32_t i, const g2_f
     if (e->raw_size > (uint64_t)SIZE_MAX / 2)
         return g2_error(GEMMA2_ERR_FORMAT, "tensor '%s' is too large for this system", e->name);
     if (e->offset > h->data_size || e->stored_size > h->data_size - e->offset)
-        return g2_error(GEMMA2_ERR_FORMAT, "tensor '%s' (offset %llu, %llu bytes) lies outside the data section",
-                        e->name, (unsigned long long)e->offset, (unsigned long long)e->stored_size);
+        return g2_error(GEMMA2_ERR_FORMAT,
+                        "tensor '%s' (offset %llu, %llu bytes) lies outside the data section", e->name,
+                        (unsigned long long)e->offset, (unsigned long long)e->stored_size);
     if (e->compression == G2_COMPRESS_NONE) {
         if (e->stored_size != e->raw_size || e->offset % G2_TENSOR_ALIGN != 0)
             return g2_error(GEMMA2_ERR_FORMAT, "tensor '%s' is misaligned or has a bad stored size", e->name);
@@ -166,10 +167,9 @@ static void unpack_task(void *p, int thread_index, int n_threads) {
         }
         const void *src = job->m->file.data + t->file_offset;
         unsigned long long declared = ZSTD_getFrameContentSize(src, (size_t)t->stored_bytes);
-        size_t got = declared == t->n_bytes
-                         ? ZSTD_decompressDCtx(dctx, (void *)t->data, (size_t)t->n_bytes, src,
-                                               (size_t)t->stored_bytes)
-                         : 0;
+        size_t got = declared == t->n_bytes ? ZSTD_decompressDCtx(dctx, (void *)t->data, (size_t)t->n_bytes,
+                                                                  src, (size_t)t->stored_bytes)
+                                            : 0;
         if (declared != t->n_bytes || ZSTD_isError(got) || got != t->n_bytes)
             job->status[i] = GEMMA2_ERR_FORMAT;
     }
@@ -214,9 +214,10 @@ gemma2_status g2_model_unpack(gemma2_model *m, int n_threads) {
         g2_pool_destroy(pool);
         for (uint32_t i = 0; i < m->n_tensors && st == GEMMA2_OK; i++)
             if (job.status[i] != GEMMA2_OK)
-                st = g2_error(job.status[i], job.status[i] == GEMMA2_ERR_OUT_OF_MEMORY
-                                                 ? "out of memory decompressing tensor '%s'"
-                                                 : "tensor '%s' does not decompress to its declared size",
+                st = g2_error(job.status[i],
+                              job.status[i] == GEMMA2_ERR_OUT_OF_MEMORY
+                                  ? "out of memory decompressing tensor '%s'"
+                                  : "tensor '%s' does not decompress to its declared size",
                               m->tensors[i].name);
     }
     free(job.status);
@@ -252,8 +253,8 @@ static gemma2_status bind_one(const gemma2_model *m, g2_role role, uint32_t laye
     g2_role_shape(&m->cfg, role, &n_dims, dims);
     if (t->n_dims != n_dims || t->dims[0] != dims[0] || (n_dims == 2 && t->dims[1] != dims[1]))
         return g2_error(GEMMA2_ERR_FORMAT, "tensor '%s' has the wrong shape for the config", name);
-    int type_ok = g2_role_is_norm(role) ? t->type == G2_TYPE_F32
-                                        : (t->type == G2_TYPE_F32 || t->type == G2_TYPE_BF16);
+    int type_ok =
+        g2_role_is_norm(role) ? t->type == G2_TYPE_F32 : (t->type == G2_TYPE_F32 || t->type == G2_TYPE_BF16);
     if (!type_ok)
         return g2_error(GEMMA2_ERR_FORMAT, "tensor '%s' has type %u, not allowed for its role", name,
                         (unsigned)t->type);
@@ -262,8 +263,8 @@ static gemma2_status bind_one(const gemma2_model *m, g2_role role, uint32_t laye
 }
 
 static g2_matrix as_matrix(const g2_tensor *t) {
-    return (g2_matrix){.data = t->data, .type = t->type, .rows = (uint32_t)t->dims[0],
-                       .cols = (uint32_t)t->dims[1]};
+    return (g2_matrix){
+        .data = t->data, .type = t->type, .rows = (uint32_t)t->dims[0], .cols = (uint32_t)t->dims[1]};
 }
 
 gemma2_status g2_model_bind(gemma2_model *m) {

@@ -13,14 +13,14 @@
 #define G2_FILE_MAGIC_LEN 8
 #define G2_FORMAT_VERSION 1
 
-#define G2_DIGEST_LEN 32          /* BLAKE2b-256 */
-#define G2_TENSOR_ALIGN 64        /* uncompressed tensor offsets (AVX-512 lines) */
-#define G2_DATA_ALIGN 4096        /* data section start (a page) */
-#define G2_TENSOR_NAME_MAX 128    /* including the terminating NUL */
+#define G2_DIGEST_LEN 32       /* BLAKE2b-256 */
+#define G2_TENSOR_ALIGN 64     /* uncompressed tensor offsets (AVX-512 lines) */
+#define G2_DATA_ALIGN 4096     /* data section start (a page) */
+#define G2_TENSOR_NAME_MAX 128 /* including the terminating NUL */
 #define G2_MAX_DIMS 4
 
 /* Header flags */
-#define G2_FLAG_COMPRESSED 0x1u   /* some tensors are zstd frames */
+#define G2_FLAG_COMPRESSED 0x1u /* some tensors are zstd frames */
 
 /* Element types (same numbers as GEMMA2_TYPE_*) */
 #define G2_TYPE_F32 0
@@ -86,11 +86,11 @@ typedef struct g2_file_tensor {
     char name[G2_TENSOR_NAME_MAX]; /* NUL-terminated, NUL-padded */
     uint32_t type;
     uint32_t n_dims;
-    uint64_t dims[G2_MAX_DIMS];    /* unused dims are 0 */
+    uint64_t dims[G2_MAX_DIMS]; /* unused dims are 0 */
     uint64_t offset;
-    uint64_t stored_size;          /* bytes in the file */
-    uint64_t raw_size;             /* bytes in memory = prod(dims) * element size */
-    uint32_t compression;          /* G2_COMPRESS_* */
+    uint64_t stored_size; /* bytes in the file */
+    uint64_t raw_size;    /* bytes in memory = prod(dims) * element size */
+    uint32_t compression; /* G2_COMPRESS_* */
     uint32_t reserved0;
     uint8_t digest[G2_DIGEST_LEN]; /* BLAKE2b-256 of the raw bytes */
     uint8_t reserved[24];

@@ -10,8 +10,8 @@
 #include "format.h"
 
 typedef enum g2_role {
-    G2_ROLE_EMBED,          /* [vocab, hidden], tied with the output projection */
-    G2_ROLE_FINAL_NORM,     /* [hidden] */
+    G2_ROLE_EMBED,      /* [vocab, hidden], tied with the output projection */
+    G2_ROLE_FINAL_NORM, /* [hidden] */
     /* per layer: */
     G2_ROLE_ATTN_NORM,      /* [hidden] input_layernorm */
     G2_ROLE_Q,              /* [heads * head_dim, hidden] */
@@ -47,9 +47,8 @@ static const char *const g2_role_suffix[G2_ROLE_COUNT] = {
 };
 
 static inline int g2_role_is_norm(g2_role role) {
-    return role == G2_ROLE_FINAL_NORM || role == G2_ROLE_ATTN_NORM ||
-           role == G2_ROLE_POST_ATTN_NORM || role == G2_ROLE_PRE_FFW_NORM ||
-           role == G2_ROLE_POST_FFW_NORM;
+    return role == G2_ROLE_FINAL_NORM || role == G2_ROLE_ATTN_NORM || role == G2_ROLE_POST_ATTN_NORM ||
+           role == G2_ROLE_PRE_FFW_NORM || role == G2_ROLE_POST_FFW_NORM;
 }
 
 /* Writes the tensor name of role (for layer roles, of that layer) into buf.
@@ -62,8 +61,7 @@ static inline int g2_role_name(char *buf, size_t cap, g2_role role, uint32_t lay
 }
 
 /* Expected shape of role under config c: *n_dims (1 or 2) and dims[0..1]. */
-static inline void g2_role_shape(const g2_file_config *c, g2_role role, uint32_t *n_dims,
-                                 uint64_t dims[2]) {
+static inline void g2_role_shape(const g2_file_config *c, g2_role role, uint32_t *n_dims, uint64_t dims[2]) {
     uint64_t h = c->hidden_size, qd = (uint64_t)c->n_heads * c->head_dim,
              kvd = (uint64_t)c->n_kv_heads * c->head_dim, f = c->ffn_size;
     *n_dims = 2;
@@ -73,11 +71,21 @@ static inline void g2_role_shape(const g2_file_config *c, g2_role role, uint32_t
     case G2_ROLE_Q: dims[0] = qd; break;
     case G2_ROLE_K:
     case G2_ROLE_V: dims[0] = kvd; break;
-    case G2_ROLE_O: dims[0] = h; dims[1] = qd; break;
+    case G2_ROLE_O:
+        dims[0] = h;
+        dims[1] = qd;
+        break;
     case G2_ROLE_GATE:
     case G2_ROLE_UP: dims[0] = f; break;
-    case G2_ROLE_DOWN: dims[0] = h; dims[1] = f; break;
-    default: *n_dims = 1; dims[0] = h; dims[1] = 0; break; /* norms */
+    case G2_ROLE_DOWN:
+        dims[0] = h;
+        dims[1] = f;
+        break;
+    default:
+        *n_dims = 1;
+        dims[0] = h;
+        dims[1] = 0;
+        break; /* norms */
     }
 }
 

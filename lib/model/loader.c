@@ -52,7 +52,10 @@ static gemma2_status check_header(const g2_file_header *h, uint64_t actual_size)
         return g2_error(GEMMA2_ERR_FORMAT, "bad data section (offset %llu, size %llu, file %llu bytes)",
                         (unsigned long long)h->data_offset, (unsigned long long)h->data_size,
                         (unsigned long long)actual_size);
-    const struct { const char *what; uint64_t off, size; } sect[] = {
+    const struct {
+        const char *what;
+        uint64_t off, size;
+    } sect[] = {
         {"config", h->config_offset, h->config_size},
         {"metadata", h->meta_offset, h->meta_size},
         {"tensor directory", h->dir_offset, h->dir_size},
@@ -60,12 +63,10 @@ static gemma2_status check_header(const g2_file_header *h, uint64_t actual_size)
     for (int i = 0; i < 3; i++) {
         if (!range_ok(sect[i].off, sect[i].size, sizeof *h, h->data_offset) || sect[i].off % 8 != 0)
             return g2_error(GEMMA2_ERR_FORMAT, "%s section (offset %llu, size %llu) is out of bounds",
-                            sect[i].what, (unsigned long long)sect[i].off,
-                            (unsigned long long)sect[i].size);
+                            sect[i].what, (unsigned long long)sect[i].off, (unsigned long long)sect[i].size);
         for (int j = 0; j < i; j++)
             if (ranges_overlap(sect[i].off, sect[i].size, sect[j].off, sect[j].size))
-                return g2_error(GEMMA2_ERR_FORMAT, "%s and %s sections overlap", sect[j].what,
-                                sect[i].what);
+                return g2_error(GEMMA2_ERR_FORMAT, "%s and %s sections overlap", sect[j].what, sect[i].what);
     }
     return GEMMA2_OK;
 }
@@ -82,8 +83,7 @@ static void header_digest(const uint8_t *file, uint64_t data_offset, uint8_t out
 }
 
 static gemma2_status bad_config(const char *field, uint64_t value) {
-    return g2_error(GEMMA2_ERR_FORMAT, "config %s = %llu is out of range", field,
-                    (unsigned long long)value);
+    return g2_error(GEMMA2_ERR_FORMAT, "config %s = %llu is out of range", field, (unsigned long long)value);
 }
 
 static int finite_positive(float x) { return x > 0.0f && x < 1e30f; }
@@ -94,11 +94,18 @@ static gemma2_status read_config(gemma2_model *m, const g2_file_header *h) {
                         (unsigned long long)h->config_size);
     g2_file_config *c = &m->cfg;
     memcpy(c, m->file.data + h->config_offset, sizeof *c);
-    const struct { const char *name; uint32_t v, max; } dims[] = {
-        {"vocab_size", c->vocab_size, G2_MAX_VOCAB},   {"hidden_size", c->hidden_size, G2_MAX_HIDDEN},
-        {"n_layers", c->n_layers, G2_MAX_LAYERS},      {"n_heads", c->n_heads, G2_MAX_HEADS},
-        {"n_kv_heads", c->n_kv_heads, G2_MAX_HEADS},   {"head_dim", c->head_dim, G2_MAX_HEAD_DIM},
-        {"ffn_size", c->ffn_size, G2_MAX_FFN},         {"context_length", c->context_length, G2_MAX_CONTEXT},
+    const struct {
+        const char *name;
+        uint32_t v, max;
+    } dims[] = {
+        {"vocab_size", c->vocab_size, G2_MAX_VOCAB},
+        {"hidden_size", c->hidden_size, G2_MAX_HIDDEN},
+        {"n_layers", c->n_layers, G2_MAX_LAYERS},
+        {"n_heads", c->n_heads, G2_MAX_HEADS},
+        {"n_kv_heads", c->n_kv_heads, G2_MAX_HEADS},
+        {"head_dim", c->head_dim, G2_MAX_HEAD_DIM},
+        {"ffn_size", c->ffn_size, G2_MAX_FFN},
+        {"context_length", c->context_length, G2_MAX_CONTEXT},
         {"sliding_window", c->sliding_window, G2_MAX_CONTEXT},
     };
     for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
@@ -129,8 +136,8 @@ static gemma2_status read_config(gemma2_model *m, const g2_file_header *h) {
         return g2_error(GEMMA2_ERR_FORMAT, "config activation %u is not supported", (unsigned)c->activation);
     if (h->config_size != sizeof *c + c->n_layers)
         return g2_error(GEMMA2_ERR_FORMAT, "config section is %llu bytes, expected %llu for %u layers",
-                        (unsigned long long)h->config_size,
-                        (unsigned long long)(sizeof *c + c->n_layers), (unsigned)c->n_layers);
+                        (unsigned long long)h->config_size, (unsigned long long)(sizeof *c + c->n_layers),
+                        (unsigned)c->n_layers);
     m->layer_kind = malloc(c->n_layers);
     if (!m->layer_kind)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory reading the config");
@@ -177,8 +184,8 @@ static gemma2_status read_metadata(gemma2_model *m, const g2_file_header *h) {
     return GEMMA2_OK;
 }
 
-gemma2_status g2_model_load(const char *path, int n_threads, uint32_t flags,
-                            const uint8_t *expected_digest, gemma2_model **out) {
+gemma2_status g2_model_load(const char *path, int n_threads, uint32_t flags, const uint8_t *expected_digest,
+                            gemma2_model **out) {
     *out = NULL;
     pthread_once(&sodium_once, sodium_setup);
     if (!sodium_ok)
@@ -201,8 +208,10 @@ gemma2_status g2_model_load(const char *path, int n_threads, uint32_t flags,
         goto fail;
     header_digest(m->file.data, h.data_offset, m->digest);
     if (sodium_memcmp(m->digest, h.header_digest, G2_DIGEST_LEN) != 0) {
-        st = g2_error(GEMMA2_ERR_CHECKSUM, "header digest mismatch: the header, config, metadata or "
-                                           "tensor directory of '%s' is corrupt", path);
+        st = g2_error(GEMMA2_ERR_CHECKSUM,
+                      "header digest mismatch: the header, config, metadata or "
+                      "tensor directory of '%s' is corrupt",
+                      path);
         goto fail;
     }
     if (expected_digest && sodium_memcmp(m->digest, expected_digest, G2_DIGEST_LEN) != 0) {
@@ -212,7 +221,8 @@ gemma2_status g2_model_load(const char *path, int n_threads, uint32_t flags,
     m->format_version = h.version;
     m->header_flags = h.flags;
     if ((st = read_config(m, &h)) != GEMMA2_OK || (st = read_metadata(m, &h)) != GEMMA2_OK ||
-        (st = g2_model_read_directory(m, &h)) != GEMMA2_OK || (st = g2_model_unpack(m, n_threads)) != GEMMA2_OK)
+        (st = g2_model_read_directory(m, &h)) != GEMMA2_OK ||
+        (st = g2_model_unpack(m, n_threads)) != GEMMA2_OK)
         goto fail;
     if (!(flags & GEMMA2_MODEL_SKIP_VERIFY) && (st = g2_model_verify_all(m, n_threads)) != GEMMA2_OK)
         goto fail;

@@ -12,15 +12,15 @@
 #include "runtime/file.h"
 
 typedef struct g2_tensor {
-    const char *name;     /* NUL-terminated copy owned by the model */
-    uint32_t type;        /* G2_TYPE_* */
+    const char *name; /* NUL-terminated copy owned by the model */
+    uint32_t type;    /* G2_TYPE_* */
     uint32_t n_dims;
     uint64_t dims[G2_MAX_DIMS];
-    uint64_t n_bytes;     /* raw bytes in memory */
+    uint64_t n_bytes; /* raw bytes in memory */
     uint64_t stored_bytes;
     uint64_t file_offset; /* absolute offset of the stored bytes */
     uint32_t compressed;
-    const void *data;     /* raw bytes: in the mapping, or in the unpacked buffer */
+    const void *data; /* raw bytes: in the mapping, or in the unpacked buffer */
     uint8_t digest[G2_DIGEST_LEN];
 } g2_tensor;
 
@@ -32,7 +32,7 @@ typedef struct g2_matrix {
 } g2_matrix;
 
 typedef struct g2_layer {
-    int local; /* sliding-window attention */
+    int local;                                                              /* sliding-window attention */
     const float *attn_norm, *post_attn_norm, *pre_ffw_norm, *post_ffw_norm; /* [hidden] */
     g2_matrix q, k, v, o, gate, up, down;
 } g2_layer;
@@ -44,24 +44,24 @@ struct gemma2_model {
     g2_file_config cfg;
     uint8_t *layer_kind; /* [n_layers] G2_LAYER_* */
     g2_mapped_file file;
-    void *unpacked;      /* decompressed tensors (anonymous mapping), or NULL */
+    void *unpacked; /* decompressed tensors (anonymous mapping), or NULL */
     size_t unpacked_size;
-    uint8_t *meta;       /* raw metadata records */
+    uint8_t *meta; /* raw metadata records */
     uint64_t meta_size;
     g2_tensor *tensors;
     uint32_t n_tensors;
-    char *names;         /* n_tensors * G2_TENSOR_NAME_MAX */
-    uint32_t *by_name;   /* tensor indices sorted by name */
+    char *names;       /* n_tensors * G2_TENSOR_NAME_MAX */
+    uint32_t *by_name; /* tensor indices sorted by name */
     uint8_t digest[G2_DIGEST_LEN];
     uint64_t weight_bytes;
-    g2_matrix embed;     /* [vocab, hidden], also the output projection */
+    g2_matrix embed; /* [vocab, hidden], also the output projection */
     const float *final_norm;
-    g2_layer *layers;    /* [n_layers] */
+    g2_layer *layers; /* [n_layers] */
 };
 
 /* Opens and validates path. n_threads: for decompression and digests. */
-gemma2_status g2_model_load(const char *path, int n_threads, uint32_t flags,
-                            const uint8_t *expected_digest, gemma2_model **out);
+gemma2_status g2_model_load(const char *path, int n_threads, uint32_t flags, const uint8_t *expected_digest,
+                            gemma2_model **out);
 void g2_model_free(gemma2_model *model);
 
 /* Directory: parse and validate entries (directory.c). */

@@ -15,7 +15,8 @@ static int digest_matches(const g2_tensor *t) {
 }
 
 static gemma2_status corrupt(const g2_tensor *t) {
-    return g2_error(GEMMA2_ERR_CHECKSUM, "tensor '%s' is corrupt: its BLAKE2b digest does not match", t->name);
+    return g2_error(GEMMA2_ERR_CHECKSUM, "tensor '%s' is corrupt: its BLAKE2b digest does not match",
+                    t->name);
 }
 
 gemma2_status g2_tensor_verify(const g2_tensor *t) { return digest_matches(t) ? GEMMA2_OK : corrupt(t); }

@@ -7,9 +7,9 @@
 #include "gemma2.h"
 
 #if defined(__GNUC__)
-#define G2_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#    define G2_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
-#define G2_PRINTF(a, b)
+#    define G2_PRINTF(a, b)
 #endif
 
 /* Records a formatted message for status and returns status, so callers can write

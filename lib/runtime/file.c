@@ -35,8 +35,8 @@ gemma2_status g2_file_map(const char *path, g2_mapped_file *out) {
         if (p == MAP_FAILED) {
             int e = errno;
             close(fd);
-            return g2_error(e == ENOMEM ? GEMMA2_ERR_OUT_OF_MEMORY : GEMMA2_ERR_IO,
-                            "cannot map '%s': %s", path, strerror(e));
+            return g2_error(e == ENOMEM ? GEMMA2_ERR_OUT_OF_MEMORY : GEMMA2_ERR_IO, "cannot map '%s': %s",
+                            path, strerror(e));
         }
         out->data = p;
         out->size = (uint64_t)st.st_size;

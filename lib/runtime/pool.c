@@ -9,12 +9,12 @@
 #include "runtime/error.h"
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define cpu_relax() _mm_pause()
+#    include <immintrin.h>
+#    define cpu_relax() _mm_pause()
 #elif defined(__aarch64__)
-#define cpu_relax() __asm__ __volatile__("yield")
+#    define cpu_relax() __asm__ __volatile__("yield")
 #else
-#define cpu_relax() ((void)0)
+#    define cpu_relax() ((void)0)
 #endif
 
 /* Spin this many rounds waiting for the next task before sleeping: long enough to
@@ -104,8 +104,8 @@ static void close_task(g2_pool *pool) {
 gemma2_status g2_pool_create(int n_threads, g2_pool **out) {
     *out = NULL;
     if (n_threads < 1 || n_threads > G2_MAX_THREADS)
-        return g2_error(GEMMA2_ERR_INVALID_ARGUMENT, "thread count %d is out of range 1..%d",
-                        n_threads, G2_MAX_THREADS);
+        return g2_error(GEMMA2_ERR_INVALID_ARGUMENT, "thread count %d is out of range 1..%d", n_threads,
+                        G2_MAX_THREADS);
     g2_pool *pool = calloc(1, sizeof *pool);
     if (!pool)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory creating a thread pool");

@@ -38,10 +38,10 @@ static void matmul_task(void *p, int thread_index, int n_threads) {
     }
 }
 
-void g2_matmul(g2_pool *pool, float *y, const g2_matrix *W, const float *x, uint32_t n_tok,
-               float *scratch, size_t scratch_stride) {
-    matmul_job job = {.y = y, .W = W, .x = x, .n_tok = n_tok, .scratch = scratch,
-                      .scratch_stride = scratch_stride};
+void g2_matmul(g2_pool *pool, float *y, const g2_matrix *W, const float *x, uint32_t n_tok, float *scratch,
+               size_t scratch_stride) {
+    matmul_job job = {
+        .y = y, .W = W, .x = x, .n_tok = n_tok, .scratch = scratch, .scratch_stride = scratch_stride};
     atomic_init(&job.next_row, 0);
     g2_pool_run(pool, matmul_task, &job);
 }

@@ -9,7 +9,7 @@
 
 /* y: [n_tok, W->rows]; x: [n_tok, W->cols]. scratch: per-thread row buffers,
  * thread i uses scratch + i * scratch_stride floats (scratch_stride >= W->cols). */
-void g2_matmul(g2_pool *pool, float *y, const g2_matrix *W, const float *x, uint32_t n_tok,
-               float *scratch, size_t scratch_stride);
+void g2_matmul(g2_pool *pool, float *y, const g2_matrix *W, const float *x, uint32_t n_tok, float *scratch,
+               size_t scratch_stride);
 
 #endif

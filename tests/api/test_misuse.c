@@ -9,11 +9,11 @@
 #include "gemma2.h"
 #include "testutil.h"
 
-#define EXPECT(call, status)                                                                      \
-    do {                                                                                          \
-        CHECK_STATUS(call, status);                                                               \
-        if ((status) != GEMMA2_OK)                                                                \
-            CHECK(gemma2_last_error()[0] != '\0', "%s: no message", #call);                       \
+#define EXPECT(call, status)                                                \
+    do {                                                                    \
+        CHECK_STATUS(call, status);                                         \
+        if ((status) != GEMMA2_OK)                                          \
+            CHECK(gemma2_last_error()[0] != '\0', "%s: no message", #call); \
     } while (0)
 
 static void test_null_handles(void) {
@@ -98,8 +98,7 @@ static void test_struct_sizes(const char *path) {
     gemma2_model_info_init(&small, 12); /* struct_size, format_version, vocab_size */
     small.hidden_size = 12345;          /* beyond the caller's size: must stay untouched */
     CHECK_STATUS(gemma2_model_get_info(m, &small), GEMMA2_OK);
-    CHECK(small.vocab_size == gemma2_model_vocab_size(m) && small.hidden_size == 12345,
-          "partial info write");
+    CHECK(small.vocab_size == gemma2_model_vocab_size(m) && small.hidden_size == 12345, "partial info write");
     gemma2_model_options bad;
     gemma2_model_options_init(&bad, sizeof bad);
     bad.flags = 0x80;

@@ -100,7 +100,8 @@ int tu_golden_load(const char *dir, tu_golden *g) {
     g->input_ids = json_ids(json_object_get(root, "input_ids"), &g->n_input);
     g->greedy_ids = json_ids(json_object_get(root, "greedy_ids"), &g->n_generate);
     json_decref(root);
-    if (!g->input_ids || !g->greedy_ids || !g->vocab || !g->hidden || g->logits_atol <= 0 || g->hidden_rel <= 0) {
+    if (!g->input_ids || !g->greedy_ids || !g->vocab || !g->hidden || g->logits_atol <= 0 ||
+        g->hidden_rel <= 0) {
         fprintf(stderr, "%s: incomplete golden.json\n", path);
         tu_golden_free(g);
         return -1;

@@ -10,23 +10,23 @@
 extern int tu_failures;
 extern int tu_checks;
 
-#define CHECK(cond, ...)                                                                          \
-    do {                                                                                          \
-        tu_checks++;                                                                              \
-        if (!(cond)) {                                                                            \
-            tu_failures++;                                                                        \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);              \
-            fprintf(stderr, __VA_ARGS__);                                                         \
-            fputc('\n', stderr);                                                                  \
-        }                                                                                         \
+#define CHECK(cond, ...)                                                             \
+    do {                                                                             \
+        tu_checks++;                                                                 \
+        if (!(cond)) {                                                               \
+            tu_failures++;                                                           \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                            \
+            fputc('\n', stderr);                                                     \
+        }                                                                            \
     } while (0)
 
 /* Checks a gemma2 call's status, printing the library's message on mismatch. */
-#define CHECK_STATUS(call, expected)                                                              \
-    do {                                                                                          \
-        int32_t st_ = (call);                                                                     \
-        CHECK(st_ == (expected), "%s returned %d (%s: %s), expected %d", #call, (int)st_,         \
-              gemma2_status_string(st_), gemma2_last_error(), (int)(expected));                   \
+#define CHECK_STATUS(call, expected)                                                      \
+    do {                                                                                  \
+        int32_t st_ = (call);                                                             \
+        CHECK(st_ == (expected), "%s returned %d (%s: %s), expected %d", #call, (int)st_, \
+              gemma2_status_string(st_), gemma2_last_error(), (int)(expected));           \
     } while (0)
 
 /* Prints a summary; returns the process exit status. */
@@ -47,11 +47,11 @@ typedef struct tu_golden {
     int32_t *greedy_ids;
     size_t n_generate;
     size_t vocab, hidden;
-    double logits_atol;      /* tolerances_suggested.f32_compute.logits_atol */
-    double hidden_rel;       /* tolerances_suggested.f32_compute.hidden_rel_to_max */
-    float *logits;           /* [n_input][vocab] */
-    float *decode_logits;    /* [n_generate][vocab] */
-    float *hidden_states;    /* [n_input][hidden] */
+    double logits_atol;   /* tolerances_suggested.f32_compute.logits_atol */
+    double hidden_rel;    /* tolerances_suggested.f32_compute.hidden_rel_to_max */
+    float *logits;        /* [n_input][vocab] */
+    float *decode_logits; /* [n_generate][vocab] */
+    float *hidden_states; /* [n_input][hidden] */
 } tu_golden;
 
 int tu_golden_load(const char *dir, tu_golden *g);

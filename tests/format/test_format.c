@@ -55,7 +55,8 @@ static void expect_open(const char *what, const unsigned char *bytes, size_t siz
     o.flags = flags;
     gemma2_model *m = (gemma2_model *)1;
     gemma2_status st = gemma2_model_open(path, &o, &m);
-    CHECK(st == expected, "%s: status %d (%s), expected %d", what, (int)st, gemma2_last_error(), (int)expected);
+    CHECK(st == expected, "%s: status %d (%s), expected %d", what, (int)st, gemma2_last_error(),
+          (int)expected);
     CHECK(st != GEMMA2_OK || m != NULL, "%s: OK without a model", what);
     CHECK(st == GEMMA2_OK || m == NULL, "%s: *out not NULL on failure", what);
     if (message_part)
@@ -95,7 +96,8 @@ static void test_round_trip(const char *path) {
         gemma2_tensor_info_init(&ti, sizeof ti);
         CHECK_STATUS(gemma2_model_tensor_info(m, i, &ti), GEMMA2_OK);
         g2_file_tensor e = entry(good, i);
-        CHECK(ti.name && strcmp(ti.name, e.name) == 0 && ti.n_bytes == e.raw_size, "tensor %u info", (unsigned)i);
+        CHECK(ti.name && strcmp(ti.name, e.name) == 0 && ti.n_bytes == e.raw_size, "tensor %u info",
+              (unsigned)i);
         CHECK_STATUS(gemma2_model_verify_tensor(m, i), GEMMA2_OK);
     }
     CHECK_STATUS(gemma2_model_verify(m, 2), GEMMA2_OK);
@@ -121,15 +123,26 @@ static void test_tensor_corruption(void) {
         snprintf(what, sizeof what, "flipped byte in tensor %s", e.name);
         expect_open(what, b, good_size, 0, GEMMA2_ERR_CHECKSUM, e.name);
         /* skipping verification opens it; checking that tensor finds it */
-        expect_open("flipped byte, verification skipped", b, good_size, GEMMA2_MODEL_SKIP_VERIFY, GEMMA2_OK, NULL);
+        expect_open("flipped byte, verification skipped", b, good_size, GEMMA2_MODEL_SKIP_VERIFY, GEMMA2_OK,
+                    NULL);
         free(b);
     }
 }
 
 static void test_truncation(void) {
     g2_file_header h = header_of(good);
-    const uint64_t cuts[] = {0, 7, 100, sizeof h - 1, sizeof h, h.config_offset + 4, h.meta_offset + 1,
-                             h.dir_offset + 300, h.data_offset, h.data_offset + 1, good_size / 2, good_size - 1};
+    const uint64_t cuts[] = {0,
+                             7,
+                             100,
+                             sizeof h - 1,
+                             sizeof h,
+                             h.config_offset + 4,
+                             h.meta_offset + 1,
+                             h.dir_offset + 300,
+                             h.data_offset,
+                             h.data_offset + 1,
+                             good_size / 2,
+                             good_size - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         char what[64];
         snprintf(what, sizeof what, "truncated to %llu bytes", (unsigned long long)cuts[i]);

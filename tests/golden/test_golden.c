@@ -35,7 +35,8 @@ static void check_decode(gemma2_session *s, const char *how) {
         if (!logits)
             return;
         double diff = tu_max_abs_diff(logits, g.decode_logits + k * g.vocab, g.vocab);
-        CHECK(diff <= g.logits_atol, "%s: decode row %zu differs by %g (atol %g)", how, k, diff, g.logits_atol);
+        CHECK(diff <= g.logits_atol, "%s: decode row %zu differs by %g (atol %g)", how, k, diff,
+              g.logits_atol);
         gemma2_step_result r;
         gemma2_step_result_init(&r, sizeof r);
         CHECK_STATUS(gemma2_session_step(s, &r), GEMMA2_OK);
@@ -59,11 +60,13 @@ static void prefill_once(gemma2_model *m, int threads) {
     CHECK_STATUS(gemma2_session_feed_outputs(s, g.input_ids, g.n_input, &out), GEMMA2_OK);
     for (size_t i = 0; i < g.n_input; i++) {
         double d = tu_max_abs_diff(logits + i * g.vocab, g.logits + i * g.vocab, g.vocab);
-        CHECK(d <= g.logits_atol, "prefill: logits of position %zu differ by %g (atol %g)", i, d, g.logits_atol);
+        CHECK(d <= g.logits_atol, "prefill: logits of position %zu differ by %g (atol %g)", i, d,
+              g.logits_atol);
     }
     double hmax = tu_max_abs(g.hidden_states, g.n_input * g.hidden);
     double hd = tu_max_abs_diff(hidden, g.hidden_states, g.n_input * g.hidden);
-    CHECK(hd <= g.hidden_rel * hmax, "prefill: final hidden differs by %g (allowed %g)", hd, g.hidden_rel * hmax);
+    CHECK(hd <= g.hidden_rel * hmax, "prefill: final hidden differs by %g (allowed %g)", hd,
+          g.hidden_rel * hmax);
     uint32_t pos;
     CHECK_STATUS(gemma2_session_position(s, &pos), GEMMA2_OK);
     CHECK(pos == g.n_input, "position %u after the prompt", (unsigned)pos);

@@ -8,10 +8,10 @@
 #include "testutil.h"
 
 typedef struct job {
-    atomic_int ran[16];   /* per thread index */
+    atomic_int ran[16]; /* per thread index */
     atomic_size_t next;
     size_t total;
-    atomic_uchar *seen;   /* per item */
+    atomic_uchar *seen; /* per item */
     atomic_llong sum;
 } job;
 
@@ -45,7 +45,8 @@ int main(void) {
         for (int r = 0; r < runs; r++)
             g2_pool_run(pool, count_task, &j);
         /* the caller runs every task; a worker at most once per task */
-        CHECK(atomic_load(&j.ran[0]) == runs, "pool %d: caller ran %d of %d", n, atomic_load(&j.ran[0]), runs);
+        CHECK(atomic_load(&j.ran[0]) == runs, "pool %d: caller ran %d of %d", n, atomic_load(&j.ran[0]),
+              runs);
         for (int t = 1; t < n; t++)
             CHECK(atomic_load(&j.ran[t]) <= runs, "pool %d: thread %d ran %d times in %d tasks", n, t,
                   atomic_load(&j.ran[t]), runs);

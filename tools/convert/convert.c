@@ -52,18 +52,23 @@ static int usage_error(const char *fmt, ...) {
 static uint32_t f16_to_f32_bits(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
     uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
-    if (exp == 0x1f) return sign | 0x7f800000u | (mant << 13); /* inf, NaN keeps payload */
-    if (exp != 0) return sign | ((exp + 112) << 23) | (mant << 13);
-    if (mant == 0) return sign;
+    if (exp == 0x1f)
+        return sign | 0x7f800000u | (mant << 13); /* inf, NaN keeps payload */
+    if (exp != 0)
+        return sign | ((exp + 112) << 23) | (mant << 13);
+    if (mant == 0)
+        return sign;
     /* subnormal: mant * 2^-24 = 2^(p-24) * 1.f, p = position of the leading one */
     uint32_t p = 9;
-    while (!(mant >> p)) p--;
+    while (!(mant >> p))
+        p--;
     return sign | ((p + 103) << 23) | ((mant << (23 - p)) & 0x7fffffu);
 }
 
 /* Round to nearest, ties to even; NaNs stay NaN (quieted, sign kept). */
 static uint16_t f32_bits_to_bf16(uint32_t x) {
-    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x0040u);
+    if ((x & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((x >> 16) | 0x0040u);
     x += 0x7fffu + ((x >> 16) & 1u);
     return (uint16_t)(x >> 16);
 }
@@ -79,22 +84,23 @@ static uint32_t load_f32_bits(const uint8_t *src, uint32_t st_dtype, size_t i) {
 }
 
 /* Converts n elements; src may be unaligned (safetensors does not align data). */
-static void convert_chunk(void *dst, uint32_t out_type, const uint8_t *src, uint32_t st_dtype,
-                          size_t n) {
+static void convert_chunk(void *dst, uint32_t out_type, const uint8_t *src, uint32_t st_dtype, size_t n) {
     if (out_type == G2_TYPE_F32) {
         uint32_t *d = dst;
-        for (size_t i = 0; i < n; i++) d[i] = load_f32_bits(src, st_dtype, i);
+        for (size_t i = 0; i < n; i++)
+            d[i] = load_f32_bits(src, st_dtype, i);
     } else {
         uint16_t *d = dst;
-        for (size_t i = 0; i < n; i++) d[i] = f32_bits_to_bf16(load_f32_bits(src, st_dtype, i));
+        for (size_t i = 0; i < n; i++)
+            d[i] = f32_bits_to_bf16(load_f32_bits(src, st_dtype, i));
     }
 }
 
 /* ---- progress ------------------------------------------------------------------ */
 
 typedef struct progress {
-    int enabled;       /* stderr is a terminal */
-    int drawn;         /* a bar is on screen */
+    int enabled; /* stderr is a terminal */
+    int drawn;   /* a bar is on screen */
     size_t tensor, n_tensors;
     uint64_t raw_done, raw_total;
     double last_draw;
@@ -107,14 +113,17 @@ static double now_seconds(void) {
 }
 
 static void progress_draw(progress *p, const g2_model_writer *w, int force) {
-    if (!p->enabled) return;
+    if (!p->enabled)
+        return;
     double t = now_seconds();
-    if (!force && t - p->last_draw < 0.1) return; /* a terminal need not redraw faster */
+    if (!force && t - p->last_draw < 0.1)
+        return; /* a terminal need not redraw faster */
     p->last_draw = t;
     enum { WIDTH = 30 };
     char bar[WIDTH + 1];
     size_t fill = p->raw_total ? (size_t)((double)p->raw_done / (double)p->raw_total * WIDTH) : 0;
-    for (size_t i = 0; i < WIDTH; i++) bar[i] = i < fill ? '#' : '.';
+    for (size_t i = 0; i < WIDTH; i++)
+        bar[i] = i < fill ? '#' : '.';
     bar[WIDTH] = '\0';
     fprintf(stderr, "\r[%s] tensor %zu/%zu, %.1f MB written", bar, p->tensor, p->n_tensors,
             (double)g2_writer_bytes_written(w) / 1e6);
@@ -123,7 +132,8 @@ static void progress_draw(progress *p, const g2_model_writer *w, int force) {
 }
 
 static void progress_clear(progress *p) {
-    if (p->drawn) fputs("\r\033[K", stderr);
+    if (p->drawn)
+        fputs("\r\033[K", stderr);
     p->drawn = 0;
 }
 
@@ -139,20 +149,20 @@ typedef struct tensor_job {
 static void format_shape(char *buf, size_t cap, uint32_t n_dims, const uint64_t *dims) {
     size_t len = (size_t)snprintf(buf, cap, "[");
     for (uint32_t i = 0; i < n_dims && len < cap; i++)
-        len += (size_t)snprintf(buf + len, cap - len, "%s%llu", i ? ", " : "",
-                                (unsigned long long)dims[i]);
-    if (len < cap) snprintf(buf + len, cap - len, "]");
+        len += (size_t)snprintf(buf + len, cap - len, "%s%llu", i ? ", " : "", (unsigned long long)dims[i]);
+    if (len < cap)
+        snprintf(buf + len, cap - len, "]");
 }
 
-static int find_source(const g2_hf_checkpoint *ck, tensor_job *job, uint32_t layer, char *err,
-                       size_t cap) {
+static int find_source(const g2_hf_checkpoint *ck, tensor_job *job, uint32_t layer, char *err, size_t cap) {
     if (g2_role_name(job->name, sizeof job->name, job->role, layer) != 0)
         return g2_fail(err, cap, "tensor name too long for layer %u", layer);
     const g2_st_tensor *t = g2_hf_find(ck, job->name);
-    if (!t) return g2_fail(err, cap, "tensor '%s' is missing from %s", job->name, ck->dir);
+    if (!t)
+        return g2_fail(err, cap, "tensor '%s' is missing from %s", job->name, ck->dir);
     if (t->dtype == G2_ST_OTHER)
         return g2_fail(err, cap, "tensor '%s' in %s has dtype %s; only BF16, F16 and F32 are supported",
-                    job->name, t->file, t->dtype_name);
+                       job->name, t->file, t->dtype_name);
     uint32_t n_dims;
     uint64_t dims[2];
     g2_role_shape(&ck->config, job->role, &n_dims, dims);
@@ -160,8 +170,8 @@ static int find_source(const g2_hf_checkpoint *ck, tensor_job *job, uint32_t lay
         char got[96], want[96];
         format_shape(got, sizeof got, t->n_dims, t->dims);
         format_shape(want, sizeof want, n_dims, dims);
-        return g2_fail(err, cap, "tensor '%s' in %s has shape %s, expected %s from config.json",
-                    job->name, t->file, got, want);
+        return g2_fail(err, cap, "tensor '%s' in %s has shape %s, expected %s from config.json", job->name,
+                       t->file, got, want);
     }
     job->src = t;
     return 0;
@@ -174,41 +184,46 @@ static int is_required_name(const char *name, uint32_t n_layers) {
         strcmp(name, g2_role_suffix[G2_ROLE_FINAL_NORM]) == 0)
         return 1;
     static const char prefix[] = "model.layers.";
-    if (strncmp(name, prefix, sizeof prefix - 1) != 0) return 0;
+    if (strncmp(name, prefix, sizeof prefix - 1) != 0)
+        return 0;
     const char *p = name + sizeof prefix - 1;
-    if (!isdigit((unsigned char)*p)) return 0;
+    if (!isdigit((unsigned char)*p))
+        return 0;
     unsigned long layer = strtoul(p, NULL, 10);
-    if (layer >= n_layers) return 0;
+    if (layer >= n_layers)
+        return 0;
     char buf[G2_TENSOR_NAME_MAX];
     for (int role = G2_FIRST_LAYER_ROLE; role < G2_ROLE_COUNT; role++)
-        if (g2_role_name(buf, sizeof buf, (g2_role)role, (uint32_t)layer) == 0 &&
-            strcmp(buf, name) == 0)
+        if (g2_role_name(buf, sizeof buf, (g2_role)role, (uint32_t)layer) == 0 && strcmp(buf, name) == 0)
             return 1;
     return 0;
 }
 
 /* Output order: embed, layers in order (roles in enum order), final norm. */
-static int plan_jobs(const g2_hf_checkpoint *ck, tensor_job *jobs, size_t n_jobs, char *err,
-                     size_t cap) {
+static int plan_jobs(const g2_hf_checkpoint *ck, tensor_job *jobs, size_t n_jobs, char *err, size_t cap) {
     size_t k = 0;
     jobs[k].role = G2_ROLE_EMBED;
-    if (find_source(ck, &jobs[k++], 0, err, cap) != 0) return -1;
+    if (find_source(ck, &jobs[k++], 0, err, cap) != 0)
+        return -1;
     for (uint32_t l = 0; l < ck->config.n_layers; l++)
         for (int role = G2_FIRST_LAYER_ROLE; role < G2_ROLE_COUNT; role++) {
             jobs[k].role = (g2_role)role;
-            if (find_source(ck, &jobs[k++], l, err, cap) != 0) return -1;
+            if (find_source(ck, &jobs[k++], l, err, cap) != 0)
+                return -1;
         }
     jobs[k].role = G2_ROLE_FINAL_NORM;
-    if (find_source(ck, &jobs[k++], 0, err, cap) != 0) return -1;
-    if (k != n_jobs) return g2_fail(err, cap, "internal error: planned %zu of %zu tensors", k, n_jobs);
+    if (find_source(ck, &jobs[k++], 0, err, cap) != 0)
+        return -1;
+    if (k != n_jobs)
+        return g2_fail(err, cap, "internal error: planned %zu of %zu tensors", k, n_jobs);
 
     for (size_t i = 0; i < ck->n_tensors; i++) {
         const char *name = ck->tensors[i]->name;
         if (strcmp(name, LM_HEAD_NAME) != 0 && !is_required_name(name, ck->config.n_layers))
             return g2_fail(err, cap,
-                        "unknown tensor '%s' in %s: not part of the Gemma 2 architecture this "
-                        "converter understands",
-                        name, ck->tensors[i]->file);
+                           "unknown tensor '%s' in %s: not part of the Gemma 2 architecture this "
+                           "converter understands",
+                           name, ck->tensors[i]->file);
     }
     return 0;
 }
@@ -216,7 +231,8 @@ static int plan_jobs(const g2_hf_checkpoint *ck, tensor_job *jobs, size_t n_jobs
 /* f32 keeps F32/F16 sources lossless; all-BF16 sources lose nothing in bf16. */
 static uint32_t default_matrix_type(const tensor_job *jobs, size_t n) {
     for (size_t i = 0; i < n; i++)
-        if (!g2_role_is_norm(jobs[i].role) && jobs[i].src->dtype != G2_ST_BF16) return G2_TYPE_F32;
+        if (!g2_role_is_norm(jobs[i].role) && jobs[i].src->dtype != G2_ST_BF16)
+            return G2_TYPE_F32;
     return G2_TYPE_BF16;
 }
 
@@ -225,10 +241,13 @@ static char *source_name(const char *dir) {
     char *real = realpath(dir, NULL);
     const char *s = real ? real : dir;
     size_t len = strlen(s);
-    while (len > 1 && s[len - 1] == '/') len--;
+    while (len > 1 && s[len - 1] == '/')
+        len--;
     size_t start = len;
-    while (start > 0 && s[start - 1] != '/') start--;
-    if (start == len && len > 0) start = len - 1; /* the root "/" */
+    while (start > 0 && s[start - 1] != '/')
+        start--;
+    if (start == len && len > 0)
+        start = len - 1; /* the root "/" */
     char *name = malloc(len - start + 1);
     if (name) {
         memcpy(name, s + start, len - start);
@@ -240,14 +259,15 @@ static char *source_name(const char *dir) {
 
 /* ---- conversion ---------------------------------------------------------------- */
 
-static int write_tensor(g2_model_writer *w, const tensor_job *job, void *buf, progress *p,
-                        char *err, size_t cap) {
+static int write_tensor(g2_model_writer *w, const tensor_job *job, void *buf, progress *p, char *err,
+                        size_t cap) {
     const g2_st_tensor *t = job->src;
     size_t in_size = g2_st_dtype_size(t->dtype);
     uint64_t count = t->size / in_size;
     int same = (t->dtype == G2_ST_F32 && job->out_type == G2_TYPE_F32) ||
                (t->dtype == G2_ST_BF16 && job->out_type == G2_TYPE_BF16);
-    if (g2_writer_begin_tensor(w, err, cap) != 0) return -1;
+    if (g2_writer_begin_tensor(w, err, cap) != 0)
+        return -1;
     for (uint64_t i = 0; i < count; i += CHUNK_ELEMS) {
         size_t n = count - i < CHUNK_ELEMS ? (size_t)(count - i) : CHUNK_ELEMS;
         const uint8_t *src = t->data + i * in_size;
@@ -258,15 +278,16 @@ static int write_tensor(g2_model_writer *w, const tensor_job *job, void *buf, pr
             convert_chunk(buf, job->out_type, src, t->dtype, n);
             rc = g2_writer_append(w, buf, n * g2_type_size(job->out_type), err, cap);
         }
-        if (rc != 0) return -1;
+        if (rc != 0)
+            return -1;
         p->raw_done += (uint64_t)n * g2_type_size(job->out_type);
         progress_draw(p, w, 0);
     }
     return g2_writer_end_tensor(w, err, cap);
 }
 
-static int convert(const char *src_dir, const char *out, int dtype, int compress, progress *p,
-                   char *err, size_t cap) {
+static int convert(const char *src_dir, const char *out, int dtype, int compress, progress *p, char *err,
+                   size_t cap) {
     g2_hf_checkpoint *ck = NULL;
     tensor_job *jobs = NULL;
     g2_tensor_spec *specs = NULL;
@@ -280,7 +301,8 @@ static int convert(const char *src_dir, const char *out, int dtype, int compress
         g2_fail(err, cap, "%s is a directory; OUT must be a file name", out);
         goto out;
     }
-    if (g2_hf_open(&ck, src_dir, err, cap) != 0) goto out;
+    if (g2_hf_open(&ck, src_dir, err, cap) != 0)
+        goto out;
     size_t n_jobs = 2 + (size_t)ck->config.n_layers * G2_LAYER_ROLES;
     jobs = calloc(n_jobs, sizeof *jobs);
     specs = calloc(n_jobs, sizeof *specs);
@@ -290,10 +312,13 @@ static int convert(const char *src_dir, const char *out, int dtype, int compress
         g2_fail(err, cap, "out of memory");
         goto out;
     }
-    if (plan_jobs(ck, jobs, n_jobs, err, cap) != 0) goto out;
+    if (plan_jobs(ck, jobs, n_jobs, err, cap) != 0)
+        goto out;
     if (g2_hf_find(ck, LM_HEAD_NAME))
-        fprintf(stderr, "gemma2 convert: note: ignoring %s: the output projection is tied to the "
-                        "embedding\n", LM_HEAD_NAME);
+        fprintf(stderr,
+                "gemma2 convert: note: ignoring %s: the output projection is tied to the "
+                "embedding\n",
+                LM_HEAD_NAME);
 
     uint32_t matrix_type = dtype >= 0 ? (uint32_t)dtype : default_matrix_type(jobs, n_jobs);
     for (size_t i = 0; i < n_jobs; i++) {
@@ -302,27 +327,29 @@ static int convert(const char *src_dir, const char *out, int dtype, int compress
         specs[i].type = jobs[i].out_type;
         specs[i].n_dims = jobs[i].src->n_dims;
         memcpy(specs[i].dims, jobs[i].src->dims, sizeof specs[i].dims);
-        p->raw_total += jobs[i].src->size / g2_st_dtype_size(jobs[i].src->dtype) *
-                        g2_type_size(jobs[i].out_type);
+        p->raw_total +=
+            jobs[i].src->size / g2_st_dtype_size(jobs[i].src->dtype) * g2_type_size(jobs[i].out_type);
     }
     const g2_meta_entry meta[] = {
         {"general.converter", "gemma2 " GEMMA2_VERSION_STRING},
         {"general.source", source},
     };
-    if (g2_writer_open(&w, out, &ck->config, ck->layer_kinds, meta, sizeof meta / sizeof meta[0],
-                       specs, n_jobs, compress, err, cap) != 0)
+    if (g2_writer_open(&w, out, &ck->config, ck->layer_kinds, meta, sizeof meta / sizeof meta[0], specs,
+                       n_jobs, compress, err, cap) != 0)
         goto out;
 
     p->n_tensors = n_jobs;
     for (size_t i = 0; i < n_jobs; i++) {
         p->tensor = i + 1;
-        if (write_tensor(w, &jobs[i], buf, p, err, cap) != 0) goto out;
+        if (write_tensor(w, &jobs[i], buf, p, err, cap) != 0)
+            goto out;
     }
     progress_draw(p, w, 1);
     uint64_t data_bytes = g2_writer_bytes_written(w);
     g2_model_writer *done = w;
     w = NULL;
-    if (g2_writer_finish(done, err, cap) != 0) goto out;
+    if (g2_writer_finish(done, err, cap) != 0)
+        goto out;
     if (p->enabled) {
         progress_clear(p);
         fprintf(stderr, "gemma2 convert: wrote %s: %zu tensors, %.1f MB of %s weights%s\n", out, n_jobs,
@@ -356,7 +383,8 @@ int g2_cli_convert(int argc, char **argv) {
                 compress = 1;
                 continue;
             } else if (strcmp(a, "--dtype") == 0) {
-                if (i + 1 >= argc) return usage_error("--dtype needs a value (f32 or bf16)");
+                if (i + 1 >= argc)
+                    return usage_error("--dtype needs a value (f32 or bf16)");
                 value = argv[++i];
             } else if (strncmp(a, "--dtype=", 8) == 0) {
                 value = a + 8;
@@ -377,7 +405,8 @@ int g2_cli_convert(int argc, char **argv) {
             return usage_error("unexpected argument '%s'", a);
         }
     }
-    if (!src || !out) return usage_error("convert needs SRC_DIR and OUT");
+    if (!src || !out)
+        return usage_error("convert needs SRC_DIR and OUT");
 
     char err[1024];
     progress p = {.enabled = isatty(STDERR_FILENO)};

@@ -13,10 +13,10 @@
 typedef struct g2_hf_checkpoint {
     char *dir;
     g2_file_config config;
-    uint8_t *layer_kinds;            /* config.n_layers entries, G2_LAYER_* */
-    g2_st_file **files;              /* each file once */
+    uint8_t *layer_kinds; /* config.n_layers entries, G2_LAYER_* */
+    g2_st_file **files;   /* each file once */
     size_t n_files;
-    const g2_st_tensor **tensors;    /* every tensor of every file, sorted by name */
+    const g2_st_tensor **tensors; /* every tensor of every file, sorted by name */
     size_t n_tensors;
 } g2_hf_checkpoint;
 

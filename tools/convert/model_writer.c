@@ -22,14 +22,14 @@ struct g2_model_writer {
     int fd;
     char *path, *tmp_path;
     int compress;
-    uint8_t *head;               /* bytes [0, data_offset) */
+    uint8_t *head; /* bytes [0, data_offset) */
     g2_file_header header;
-    g2_file_tensor *entries;     /* the directory, filled as tensors are written */
+    g2_file_tensor *entries; /* the directory, filled as tensors are written */
     size_t n_tensors;
-    size_t next;                 /* index of the tensor being (or next to be) written */
+    size_t next; /* index of the tensor being (or next to be) written */
     int in_tensor;
-    uint64_t pos;                /* end of the data written, relative to data_offset */
-    uint64_t raw_written;        /* raw bytes appended to the current tensor */
+    uint64_t pos;                   /* end of the data written, relative to data_offset */
+    uint64_t raw_written;           /* raw bytes appended to the current tensor */
     crypto_generichash_state *hash; /* 64-byte aligned, as libsodium requires */
     ZSTD_CCtx *cctx;
     uint8_t *zbuf;
@@ -37,14 +37,15 @@ struct g2_model_writer {
 
 static uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
-static int write_at(g2_model_writer *w, const void *buf, size_t n, uint64_t off, char *err,
-                    size_t cap) {
+static int write_at(g2_model_writer *w, const void *buf, size_t n, uint64_t off, char *err, size_t cap) {
     const uint8_t *p = buf;
     while (n > 0) {
         ssize_t k = pwrite(w->fd, p, n, (off_t)off);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return g2_fail(err, cap, "%s: write failed: %s", w->tmp_path,
-                                k < 0 ? strerror(errno) : "no progress");
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return g2_fail(err, cap, "%s: write failed: %s", w->tmp_path,
+                           k < 0 ? strerror(errno) : "no progress");
         p += k;
         n -= (size_t)k;
         off += (uint64_t)k;
@@ -53,7 +54,8 @@ static int write_at(g2_model_writer *w, const void *buf, size_t n, uint64_t off,
 }
 
 static void free_writer(g2_model_writer *w) {
-    if (w->fd >= 0) close(w->fd);
+    if (w->fd >= 0)
+        close(w->fd);
     ZSTD_freeCCtx(w->cctx);
     free(w->zbuf);
     free(w->hash);
@@ -65,8 +67,10 @@ static void free_writer(g2_model_writer *w) {
 }
 
 void g2_writer_abort(g2_model_writer *w) {
-    if (!w) return;
-    if (w->fd >= 0) unlink(w->tmp_path);
+    if (!w)
+        return;
+    if (w->fd >= 0)
+        unlink(w->tmp_path);
     free_writer(w);
 }
 
@@ -80,10 +84,12 @@ static int build_meta(const g2_meta_entry *meta, size_t n, uint8_t **frame, size
         if (k == 0 || k > UINT32_MAX || v > UINT32_MAX)
             return g2_fail(err, cap, "metadata record %zu has a bad key or value length", i);
         raw += 8 + (uint64_t)k + v;
-        if (raw > G2_META_MAX_RAW) return g2_fail(err, cap, "metadata exceeds 1 GiB");
+        if (raw > G2_META_MAX_RAW)
+            return g2_fail(err, cap, "metadata exceeds 1 GiB");
     }
     uint8_t *buf = malloc(raw ? (size_t)raw : 1);
-    if (!buf) return g2_fail(err, cap, "out of memory");
+    if (!buf)
+        return g2_fail(err, cap, "out of memory");
     uint8_t *p = buf;
     for (size_t i = 0; i < n; i++) {
         uint32_t k = (uint32_t)strlen(meta[i].key), v = (uint32_t)strlen(meta[i].value);
@@ -111,23 +117,21 @@ static int build_meta(const g2_meta_entry *meta, size_t n, uint8_t **frame, size
     return 0;
 }
 
-static int plan_entries(g2_model_writer *w, const g2_tensor_spec *specs, size_t n, char *err,
-                        size_t cap) {
+static int plan_entries(g2_model_writer *w, const g2_tensor_spec *specs, size_t n, char *err, size_t cap) {
     for (size_t i = 0; i < n; i++) {
         const g2_tensor_spec *s = &specs[i];
         g2_file_tensor *e = &w->entries[i];
         size_t len = strlen(s->name);
         if (len == 0 || len >= G2_TENSOR_NAME_MAX)
             return g2_fail(err, cap, "tensor name '%s' is empty or longer than %d bytes", s->name,
-                        G2_TENSOR_NAME_MAX - 1);
+                           G2_TENSOR_NAME_MAX - 1);
         for (size_t j = 0; j < i; j++)
             if (strcmp(w->entries[j].name, s->name) == 0)
                 return g2_fail(err, cap, "tensor '%s' is planned twice", s->name);
         if (g2_type_size(s->type) == 0)
             return g2_fail(err, cap, "tensor '%s': unknown type %u", s->name, s->type);
         if (s->n_dims < 1 || s->n_dims > G2_MAX_DIMS)
-            return g2_fail(err, cap, "tensor '%s': rank %u not in 1..%d", s->name, s->n_dims,
-                        G2_MAX_DIMS);
+            return g2_fail(err, cap, "tensor '%s': rank %u not in 1..%d", s->name, s->n_dims, G2_MAX_DIMS);
         uint64_t size = g2_type_size(s->type);
         for (uint32_t d = 0; d < s->n_dims; d++) {
             if (s->dims[d] != 0 && size > UINT64_MAX / s->dims[d])
@@ -146,13 +150,15 @@ static int plan_entries(g2_model_writer *w, const g2_tensor_spec *specs, size_t 
 
 int g2_writer_open(g2_model_writer **out, const char *path, const g2_file_config *config,
                    const uint8_t *layer_kinds, const g2_meta_entry *meta, size_t n_meta,
-                   const g2_tensor_spec *tensors, size_t n_tensors, int compress, char *err,
-                   size_t cap) {
+                   const g2_tensor_spec *tensors, size_t n_tensors, int compress, char *err, size_t cap) {
     *out = NULL;
-    if (sodium_init() < 0) return g2_fail(err, cap, "libsodium failed to initialise");
-    if (n_tensors > UINT32_MAX) return g2_fail(err, cap, "too many tensors");
+    if (sodium_init() < 0)
+        return g2_fail(err, cap, "libsodium failed to initialise");
+    if (n_tensors > UINT32_MAX)
+        return g2_fail(err, cap, "too many tensors");
     g2_model_writer *w = calloc(1, sizeof *w);
-    if (!w) return g2_fail(err, cap, "out of memory");
+    if (!w)
+        return g2_fail(err, cap, "out of memory");
     w->fd = -1;
     w->compress = compress != 0;
     w->n_tensors = n_tensors;
@@ -167,8 +173,7 @@ int g2_writer_open(g2_model_writer **out, const char *path, const g2_file_config
         w->zbuf = malloc(ZBUF_SIZE);
     }
     uint8_t *meta_frame = NULL;
-    if (!w->path || !w->tmp_path || !w->entries || !w->hash ||
-        (w->compress && (!w->cctx || !w->zbuf))) {
+    if (!w->path || !w->tmp_path || !w->entries || !w->hash || (w->compress && (!w->cctx || !w->zbuf))) {
         g2_fail(err, cap, "out of memory");
         goto error;
     }
@@ -182,11 +187,13 @@ int g2_writer_open(g2_model_writer **out, const char *path, const g2_file_config
         ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_contentSizeFlag, 1);
         ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 0); /* BLAKE2b covers it */
     }
-    if (plan_entries(w, tensors, n_tensors, err, cap) != 0) goto error;
+    if (plan_entries(w, tensors, n_tensors, err, cap) != 0)
+        goto error;
 
     size_t meta_size = 0;
     uint64_t meta_raw = 0;
-    if (build_meta(meta, n_meta, &meta_frame, &meta_size, &meta_raw, err, cap) != 0) goto error;
+    if (build_meta(meta, n_meta, &meta_frame, &meta_size, &meta_raw, err, cap) != 0)
+        goto error;
 
     g2_file_header *h = &w->header;
     memcpy(h->magic, G2_FILE_MAGIC, G2_FILE_MAGIC_LEN);
@@ -241,7 +248,8 @@ int g2_writer_begin_tensor(g2_model_writer *w, char *err, size_t cap) {
     crypto_generichash_init(w->hash, NULL, 0, G2_DIGEST_LEN);
     if (w->cctx) {
         size_t r = ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_only);
-        if (!ZSTD_isError(r)) r = ZSTD_CCtx_setPledgedSrcSize(w->cctx, e->raw_size);
+        if (!ZSTD_isError(r))
+            r = ZSTD_CCtx_setPledgedSrcSize(w->cctx, e->raw_size);
         if (ZSTD_isError(r))
             return g2_fail(err, cap, "tensor '%s': zstd: %s", e->name, ZSTD_getErrorName(r));
     }
@@ -249,31 +257,34 @@ int g2_writer_begin_tensor(g2_model_writer *w, char *err, size_t cap) {
 }
 
 /* Runs the compressor over in (mode continue or end) and writes what it emits. */
-static int compress_out(g2_model_writer *w, ZSTD_inBuffer *in, ZSTD_EndDirective mode,
-                        char *err, size_t cap) {
+static int compress_out(g2_model_writer *w, ZSTD_inBuffer *in, ZSTD_EndDirective mode, char *err,
+                        size_t cap) {
     for (;;) {
         ZSTD_outBuffer o = {w->zbuf, ZBUF_SIZE, 0};
         size_t left = ZSTD_compressStream2(w->cctx, &o, in, mode);
         if (ZSTD_isError(left))
             return g2_fail(err, cap, "tensor '%s': zstd: %s", w->entries[w->next].name,
-                        ZSTD_getErrorName(left));
+                           ZSTD_getErrorName(left));
         if (o.pos && write_at(w, w->zbuf, o.pos, w->header.data_offset + w->pos, err, cap) != 0)
             return -1;
         w->pos += o.pos;
-        if (mode == ZSTD_e_end ? left == 0 : in->pos == in->size) return 0;
+        if (mode == ZSTD_e_end ? left == 0 : in->pos == in->size)
+            return 0;
     }
 }
 
 int g2_writer_append(g2_model_writer *w, const void *data, size_t size, char *err, size_t cap) {
-    if (!w->in_tensor) return g2_fail(err, cap, "internal error: append outside a tensor");
+    if (!w->in_tensor)
+        return g2_fail(err, cap, "internal error: append outside a tensor");
     g2_file_tensor *e = &w->entries[w->next];
     if (size > e->raw_size - w->raw_written)
         return g2_fail(err, cap, "internal error: tensor '%s' given more than %llu bytes", e->name,
-                    (unsigned long long)e->raw_size);
+                       (unsigned long long)e->raw_size);
     crypto_generichash_update(w->hash, data, size);
     w->raw_written += size;
     if (!w->cctx) {
-        if (write_at(w, data, size, w->header.data_offset + w->pos, err, cap) != 0) return -1;
+        if (write_at(w, data, size, w->header.data_offset + w->pos, err, cap) != 0)
+            return -1;
         w->pos += size;
         return 0;
     }
@@ -282,14 +293,16 @@ int g2_writer_append(g2_model_writer *w, const void *data, size_t size, char *er
 }
 
 int g2_writer_end_tensor(g2_model_writer *w, char *err, size_t cap) {
-    if (!w->in_tensor) return g2_fail(err, cap, "internal error: end outside a tensor");
+    if (!w->in_tensor)
+        return g2_fail(err, cap, "internal error: end outside a tensor");
     g2_file_tensor *e = &w->entries[w->next];
     if (w->raw_written != e->raw_size)
         return g2_fail(err, cap, "internal error: tensor '%s' got %llu of %llu bytes", e->name,
-                    (unsigned long long)w->raw_written, (unsigned long long)e->raw_size);
+                       (unsigned long long)w->raw_written, (unsigned long long)e->raw_size);
     if (w->cctx) {
         ZSTD_inBuffer in = {NULL, 0, 0};
-        if (compress_out(w, &in, ZSTD_e_end, err, cap) != 0) return -1;
+        if (compress_out(w, &in, ZSTD_e_end, err, cap) != 0)
+            return -1;
     }
     e->stored_size = w->pos - e->offset;
     crypto_generichash_final(w->hash, e->digest, G2_DIGEST_LEN);
@@ -319,7 +332,8 @@ int g2_writer_finish(g2_model_writer *w, char *err, size_t cap) {
         g2_fail(err, cap, "%s: cannot set size: %s", w->tmp_path, strerror(errno));
         goto error;
     }
-    if (write_at(w, w->head, (size_t)h->data_offset, 0, err, cap) != 0) goto error;
+    if (write_at(w, w->head, (size_t)h->data_offset, 0, err, cap) != 0)
+        goto error;
     if (fsync(w->fd) != 0) {
         g2_fail(err, cap, "%s: fsync failed: %s", w->tmp_path, strerror(errno));
         goto error;

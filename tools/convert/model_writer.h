@@ -13,9 +13,9 @@
 #include "model/format.h"
 
 typedef struct g2_tensor_spec {
-    const char *name;           /* shorter than G2_TENSOR_NAME_MAX */
-    uint32_t type;              /* G2_TYPE_* */
-    uint32_t n_dims;            /* 1..G2_MAX_DIMS */
+    const char *name; /* shorter than G2_TENSOR_NAME_MAX */
+    uint32_t type;    /* G2_TYPE_* */
+    uint32_t n_dims;  /* 1..G2_MAX_DIMS */
     uint64_t dims[G2_MAX_DIMS];
 } g2_tensor_spec;
 
@@ -31,15 +31,13 @@ typedef struct g2_model_writer g2_model_writer;
  * message in err (and nothing left on disk). */
 int g2_writer_open(g2_model_writer **out, const char *path, const g2_file_config *config,
                    const uint8_t *layer_kinds, const g2_meta_entry *meta, size_t n_meta,
-                   const g2_tensor_spec *tensors, size_t n_tensors, int compress, char *err,
-                   size_t err_cap);
+                   const g2_tensor_spec *tensors, size_t n_tensors, int compress, char *err, size_t err_cap);
 
 /* Streams the next tensor of the plan: begin, append its raw bytes (exactly
  * prod(dims) * element size in total, in chunks of any size), end. Each returns 0
  * or -1 with a message in err; after a failure only g2_writer_abort is valid. */
 int g2_writer_begin_tensor(g2_model_writer *w, char *err, size_t err_cap);
-int g2_writer_append(g2_model_writer *w, const void *data, size_t size, char *err,
-                     size_t err_cap);
+int g2_writer_append(g2_model_writer *w, const void *data, size_t size, char *err, size_t err_cap);
 int g2_writer_end_tensor(g2_model_writer *w, char *err, size_t err_cap);
 
 /* Bytes of tensor data written to the file so far (for progress display). */

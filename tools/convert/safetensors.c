@@ -41,7 +41,8 @@ size_t g2_st_dtype_size(uint32_t dtype) {
 
 /* Reads a non-negative JSON integer. */
 static int get_u64(const json_t *v, uint64_t *out) {
-    if (!json_is_integer(v) || json_integer_value(v) < 0) return -1;
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return -1;
     *out = (uint64_t)json_integer_value(v);
     return 0;
 }
@@ -51,7 +52,8 @@ static int parse_tensor(g2_st_file *f, g2_st_tensor *t, const char *name, const 
     const char *path = f->path;
     t->file = f->path;
     t->name = strdup(name);
-    if (!t->name) return g2_fail(err, cap, "out of memory");
+    if (!t->name)
+        return g2_fail(err, cap, "out of memory");
     if (!json_is_object(desc))
         return g2_fail(err, cap, "%s: tensor '%s': entry is not a JSON object", path, name);
 
@@ -75,15 +77,15 @@ static int parse_tensor(g2_st_file *f, g2_st_tensor *t, const char *name, const 
         return g2_fail(err, cap, "%s: tensor '%s': missing or non-array \"shape\"", path, name);
     size_t rank = json_array_size(jshape);
     if (rank > G2_MAX_DIMS)
-        return g2_fail(err, cap, "%s: tensor '%s': rank %zu exceeds the maximum of %d", path, name,
-                    rank, G2_MAX_DIMS);
+        return g2_fail(err, cap, "%s: tensor '%s': rank %zu exceeds the maximum of %d", path, name, rank,
+                       G2_MAX_DIMS);
     t->n_dims = (uint32_t)rank;
     uint64_t count = 1;
     for (size_t i = 0; i < rank; i++) {
         uint64_t d;
         if (get_u64(json_array_get(jshape, i), &d) != 0)
-            return g2_fail(err, cap, "%s: tensor '%s': shape[%zu] is not a non-negative integer",
-                        path, name, i);
+            return g2_fail(err, cap, "%s: tensor '%s': shape[%zu] is not a non-negative integer", path, name,
+                           i);
         t->dims[i] = d;
         if (d != 0 && count > UINT64_MAX / d)
             return g2_fail(err, cap, "%s: tensor '%s': element count overflows", path, name);
@@ -92,28 +94,26 @@ static int parse_tensor(g2_st_file *f, g2_st_tensor *t, const char *name, const 
 
     const json_t *joff = json_object_get(desc, "data_offsets");
     uint64_t begin, end;
-    if (!json_is_array(joff) || json_array_size(joff) != 2 ||
-        get_u64(json_array_get(joff, 0), &begin) != 0 ||
+    if (!json_is_array(joff) || json_array_size(joff) != 2 || get_u64(json_array_get(joff, 0), &begin) != 0 ||
         get_u64(json_array_get(joff, 1), &end) != 0)
-        return g2_fail(err, cap, "%s: tensor '%s': \"data_offsets\" must be [begin, end] integers",
-                    path, name);
+        return g2_fail(err, cap, "%s: tensor '%s': \"data_offsets\" must be [begin, end] integers", path,
+                       name);
     if (begin > end)
-        return g2_fail(err, cap, "%s: tensor '%s': data_offsets [%llu, %llu] end before they begin",
-                    path, name, (unsigned long long)begin, (unsigned long long)end);
+        return g2_fail(err, cap, "%s: tensor '%s': data_offsets [%llu, %llu] end before they begin", path,
+                       name, (unsigned long long)begin, (unsigned long long)end);
     if (end > data_size)
         return g2_fail(err, cap,
-                    "%s: tensor '%s': data_offsets [%llu, %llu] lie outside the data section "
-                    "(%llu bytes); is the file truncated?",
-                    path, name, (unsigned long long)begin, (unsigned long long)end,
-                    (unsigned long long)data_size);
+                       "%s: tensor '%s': data_offsets [%llu, %llu] lie outside the data section "
+                       "(%llu bytes); is the file truncated?",
+                       path, name, (unsigned long long)begin, (unsigned long long)end,
+                       (unsigned long long)data_size);
     if (elsize != 0) {
         if (count > UINT64_MAX / elsize)
             return g2_fail(err, cap, "%s: tensor '%s': byte size overflows", path, name);
         if (end - begin != count * elsize)
-            return g2_fail(err, cap,
-                        "%s: tensor '%s': %llu data bytes, but shape and dtype %s need %llu", path,
-                        name, (unsigned long long)(end - begin), dname,
-                        (unsigned long long)(count * elsize));
+            return g2_fail(err, cap, "%s: tensor '%s': %llu data bytes, but shape and dtype %s need %llu",
+                           path, name, (unsigned long long)(end - begin), dname,
+                           (unsigned long long)(count * elsize));
     }
     t->data = data + begin;
     t->size = end - begin;
@@ -124,29 +124,27 @@ static int parse_header(g2_st_file *f, char *err, size_t cap) {
     uint64_t header_len;
     memcpy(&header_len, f->map, 8); /* little-endian host: checked by the build */
     if (header_len > G2_ST_MAX_HEADER)
-        return g2_fail(err, cap,
-                    "%s: header length %llu exceeds the %llu MB limit (not a safetensors file?)",
-                    f->path, (unsigned long long)header_len,
-                    (unsigned long long)(G2_ST_MAX_HEADER >> 20));
+        return g2_fail(err, cap, "%s: header length %llu exceeds the %llu MB limit (not a safetensors file?)",
+                       f->path, (unsigned long long)header_len, (unsigned long long)(G2_ST_MAX_HEADER >> 20));
     if (header_len > f->map_size - 8)
         return g2_fail(err, cap,
-                    "%s: header length %llu runs past the end of the file (%zu bytes); "
-                    "is the file truncated?",
-                    f->path, (unsigned long long)header_len, f->map_size);
+                       "%s: header length %llu runs past the end of the file (%zu bytes); "
+                       "is the file truncated?",
+                       f->path, (unsigned long long)header_len, f->map_size);
 
     json_error_t jerr;
-    json_t *root = json_loadb((const char *)f->map + 8, (size_t)header_len,
-                              JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_loadb((const char *)f->map + 8, (size_t)header_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
         return g2_fail(err, cap, "%s: invalid JSON header: %s (at byte %d)", f->path, jerr.text,
-                    jerr.position);
+                       jerr.position);
     int rc = -1;
     if (!json_is_object(root)) {
         g2_fail(err, cap, "%s: JSON header is not an object", f->path);
         goto out;
     }
     size_t n = json_object_size(root);
-    if (json_object_get(root, "__metadata__")) n--;
+    if (json_object_get(root, "__metadata__"))
+        n--;
     f->tensors = calloc(n ? n : 1, sizeof *f->tensors);
     if (!f->tensors) {
         g2_fail(err, cap, "out of memory");
@@ -157,10 +155,12 @@ static int parse_header(g2_st_file *f, char *err, size_t cap) {
     const char *key;
     json_t *value;
     json_object_foreach(root, key, value) {
-        if (strcmp(key, "__metadata__") == 0) continue;
+        if (strcmp(key, "__metadata__") == 0)
+            continue;
         /* count first so g2_st_close frees a partly parsed entry */
         g2_st_tensor *t = &f->tensors[f->n_tensors++];
-        if (parse_tensor(f, t, key, value, data_size, data, err, cap) != 0) goto out;
+        if (parse_tensor(f, t, key, value, data_size, data, err, cap) != 0)
+            goto out;
     }
     rc = 0;
 out:
@@ -187,8 +187,7 @@ int g2_st_open(g2_st_file **out, const char *path, char *err, size_t cap) {
         goto error;
     }
     if (st.st_size < 8) {
-        g2_fail(err, cap, "%s: %lld bytes is too short for a safetensors file", path,
-             (long long)st.st_size);
+        g2_fail(err, cap, "%s: %lld bytes is too short for a safetensors file", path, (long long)st.st_size);
         close(fd);
         goto error;
     }
@@ -206,7 +205,8 @@ int g2_st_open(g2_st_file **out, const char *path, char *err, size_t cap) {
     f->map = map;
     f->map_size = (size_t)st.st_size;
     madvise(f->map, f->map_size, MADV_SEQUENTIAL); /* a hint; failure is harmless */
-    if (parse_header(f, err, cap) != 0) goto error;
+    if (parse_header(f, err, cap) != 0)
+        goto error;
     *out = f;
     return 0;
 error:
@@ -215,10 +215,13 @@ error:
 }
 
 void g2_st_close(g2_st_file *f) {
-    if (!f) return;
-    for (size_t i = 0; i < f->n_tensors; i++) free(f->tensors[i].name);
+    if (!f)
+        return;
+    for (size_t i = 0; i < f->n_tensors; i++)
+        free(f->tensors[i].name);
     free(f->tensors);
-    if (f->map) munmap(f->map, f->map_size);
+    if (f->map)
+        munmap(f->map, f->map_size);
     free(f->path);
     free(f);
 }

@@ -22,13 +22,13 @@
 
 typedef struct g2_st_tensor {
     char *name;
-    const char *file;   /* path of the file holding it (owned by the file) */
-    uint32_t dtype;     /* G2_ST_* */
+    const char *file;    /* path of the file holding it (owned by the file) */
+    uint32_t dtype;      /* G2_ST_* */
     char dtype_name[16]; /* as written in the header, for messages */
     uint32_t n_dims;
     uint64_t dims[G2_MAX_DIMS]; /* unused dims are 0 */
-    const uint8_t *data; /* inside the mapping; not aligned in general */
-    uint64_t size;       /* bytes */
+    const uint8_t *data;        /* inside the mapping; not aligned in general */
+    uint64_t size;              /* bytes */
 } g2_st_tensor;
 
 typedef struct g2_st_file {

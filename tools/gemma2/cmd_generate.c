@@ -55,7 +55,8 @@ int cmd_generate(int argc, char **argv) {
     int32_t *tokens;
     size_t n;
     if (cli_parse_tokens(tokens_arg, &tokens, &n))
-        return cli_usage_error("generate", usage, "bad --tokens '%s': expected comma-separated ids", tokens_arg);
+        return cli_usage_error("generate", usage, "bad --tokens '%s': expected comma-separated ids",
+                               tokens_arg);
 
     int rc = CLI_EXIT_ERROR;
     gemma2_model *m = NULL;

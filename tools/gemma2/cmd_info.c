@@ -42,8 +42,8 @@ int cmd_info(int argc, char **argv) {
     gemma2_model_get_info(m, &mi);
     printf("file:                  %s (%llu bytes, format v%u%s)\n", path, (unsigned long long)mi.file_size,
            (unsigned)mi.format_version, mi.compressed ? ", zstd-compressed tensors" : "");
-    printf("vocab_size:            %u\nhidden_size:           %u\nlayers:                %u\n", (unsigned)mi.vocab_size,
-           (unsigned)mi.hidden_size, (unsigned)mi.n_layers);
+    printf("vocab_size:            %u\nhidden_size:           %u\nlayers:                %u\n",
+           (unsigned)mi.vocab_size, (unsigned)mi.hidden_size, (unsigned)mi.n_layers);
     printf("heads / kv heads:      %u / %u\nhead_dim:              %u\nffn_size:              %u\n",
            (unsigned)mi.n_heads, (unsigned)mi.n_kv_heads, (unsigned)mi.head_dim, (unsigned)mi.ffn_size);
     printf("context_length:        %u\nsliding_window:        %u\n", (unsigned)mi.context_length,

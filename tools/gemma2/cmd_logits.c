@@ -7,10 +7,9 @@
 
 #include "gemma2/cli.h"
 
-static const char usage[] =
-    "usage: gemma2 logits MODEL --tokens ID,ID,... --out FILE [-t N] [--ctx N]\n"
-    "  Writes the final logits of every position as float32 little-endian,\n"
-    "  row-major [n_tokens, vocab_size], to FILE ('-' for standard output).\n";
+static const char usage[] = "usage: gemma2 logits MODEL --tokens ID,ID,... --out FILE [-t N] [--ctx N]\n"
+                            "  Writes the final logits of every position as float32 little-endian,\n"
+                            "  row-major [n_tokens, vocab_size], to FILE ('-' for standard output).\n";
 
 int cmd_logits(int argc, char **argv) {
     const char *path = NULL, *tokens_arg = NULL, *out_path = NULL;
@@ -42,7 +41,8 @@ int cmd_logits(int argc, char **argv) {
     int32_t *tokens;
     size_t n;
     if (cli_parse_tokens(tokens_arg, &tokens, &n))
-        return cli_usage_error("logits", usage, "bad --tokens '%s': expected comma-separated ids", tokens_arg);
+        return cli_usage_error("logits", usage, "bad --tokens '%s': expected comma-separated ids",
+                               tokens_arg);
 
     int rc = CLI_EXIT_ERROR;
     gemma2_model *m = NULL;

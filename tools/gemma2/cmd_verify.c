@@ -5,10 +5,9 @@
 
 #include "gemma2/cli.h"
 
-static const char usage[] =
-    "usage: gemma2 verify MODEL [-t N]\n"
-    "  Checks the header digest and the BLAKE2b digest of every tensor.\n"
-    "  Exit status 0 if all match, 1 otherwise (each failing tensor is named).\n";
+static const char usage[] = "usage: gemma2 verify MODEL [-t N]\n"
+                            "  Checks the header digest and the BLAKE2b digest of every tensor.\n"
+                            "  Exit status 0 if all match, 1 otherwise (each failing tensor is named).\n";
 
 int cmd_verify(int argc, char **argv) {
     const char *path = NULL;
