@@ -299,7 +299,8 @@ GEMMA2_API gemma2_status gemma2_session_feed_outputs(gemma2_session *session, co
                                                      size_t n, const gemma2_feed_outputs *outputs);
 
 /* Result of one step. */
-#define GEMMA2_STEP_END_OF_TURN 0x1u /* the token ends the model's turn (<eos>) */
+#define GEMMA2_STEP_END_OF_TURN 0x1u /* the token ends the model's turn: <end_of_turn> or
+                                        <eos> (the config's eos without a tokenizer) */
 typedef struct gemma2_step_result {
     uint32_t struct_size;
     int32_t token;  /* the chosen token id */
@@ -321,6 +322,128 @@ GEMMA2_API gemma2_status gemma2_session_step(gemma2_session *session, gemma2_ste
  * @return GEMMA2_OK; GEMMA2_ERR_STATE if nothing was fed. Since 1.0. */
 GEMMA2_API gemma2_status gemma2_session_logits(const gemma2_session *session, const float **logits,
                                                size_t *n_vocab);
+
+/* ---- tokenizer ----------------------------------------------------------------
+ * Gemma's SentencePiece-style BPE with byte fallback (docs/tokenizer.md). A tokenizer
+ * is immutable: any number of threads may use one at once. */
+typedef struct gemma2_tokenizer gemma2_tokenizer;
+
+/* The model's tokenizer in *out, owned by the model (valid while it is open; do not
+ * free it). @return GEMMA2_OK; GEMMA2_ERR_UNSUPPORTED if the file has none;
+ * GEMMA2_ERR_INVALID_ARGUMENT. Thread-safe. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_model_tokenizer(const gemma2_model *model, const gemma2_tokenizer **out);
+
+/* Loads a tokenizer from its serialized form (the "tokenizer" metadata value of a
+ * model file, docs/format.md), copying what it needs. Free with gemma2_tokenizer_free.
+ * @return GEMMA2_OK; GEMMA2_ERR_FORMAT; GEMMA2_ERR_VERSION; GEMMA2_ERR_OUT_OF_MEMORY;
+ *         GEMMA2_ERR_INVALID_ARGUMENT. Thread-safe. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_tokenizer_load(const void *data, size_t size, gemma2_tokenizer **out);
+
+/* Frees a tokenizer from gemma2_tokenizer_load. NULL, or a model's tokenizer, is a
+ * no-op. Since 1.0. */
+GEMMA2_API void gemma2_tokenizer_free(gemma2_tokenizer *tok);
+
+/* Number of pieces (token ids 0..n-1); 0 for NULL. Thread-safe. Since 1.0. */
+GEMMA2_API uint32_t gemma2_tokenizer_vocab_size(const gemma2_tokenizer *tok);
+
+/* Encode flags */
+#define GEMMA2_TOKENIZE_SPECIAL 0x1u /* special-token strings in the text (e.g. "<bos>",
+                                        "<start_of_turn>") become their ids; without it
+                                        every character is text: use that mode for
+                                        untrusted input */
+
+/* Encodes len bytes of text (any bytes: NULs are text, invalid UTF-8 goes through
+ * byte fallback) into ids. No BOS is added. *n_ids is the number of ids; if it
+ * exceeds cap, nothing is written and GEMMA2_ERR_BUFFER_TOO_SMALL is returned (ids
+ * may then be NULL with cap 0 to ask for the size).
+ * @return GEMMA2_OK; GEMMA2_ERR_BUFFER_TOO_SMALL; GEMMA2_ERR_INVALID_ARGUMENT;
+ *         GEMMA2_ERR_OUT_OF_MEMORY. Thread-safe. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_tokenize(const gemma2_tokenizer *tok, const char *text, size_t len,
+                                         uint32_t flags, int32_t *ids, size_t cap, size_t *n_ids);
+
+/* Decode flags */
+#define GEMMA2_DETOKENIZE_SKIP_SPECIAL 0x1u /* leave out special and control pieces */
+
+/* Decodes ids into text bytes: '▁' becomes ' ', byte pieces become their bytes, so
+ * the result is the encoded text exactly (it is raw bytes: invalid UTF-8 that was
+ * encoded comes back as it was). *len is the byte count, not NUL-terminated; if it
+ * exceeds cap, nothing is written and GEMMA2_ERR_BUFFER_TOO_SMALL is returned.
+ * @return GEMMA2_OK; GEMMA2_ERR_BUFFER_TOO_SMALL; GEMMA2_ERR_TOKEN_OUT_OF_RANGE;
+ *         GEMMA2_ERR_INVALID_ARGUMENT. Thread-safe. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_detokenize(const gemma2_tokenizer *tok, const int32_t *ids, size_t n,
+                                           uint32_t flags, char *text, size_t cap, size_t *len);
+
+/* The vocabulary text of a token (e.g. "▁the", "<0x0A>", "<bos>"): *piece points at
+ * *len bytes owned by the tokenizer, NUL-terminated. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_token_piece(const gemma2_tokenizer *tok, int32_t id, const char **piece,
+                                            size_t *len);
+
+/* The id of a vocabulary piece given by its exact text, or GEMMA2_ERR_INVALID_ARGUMENT
+ * if there is none. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_token_find(const gemma2_tokenizer *tok, const char *piece, size_t len,
+                                           int32_t *id);
+
+/* Special tokens, found through the vocabulary when the model was converted. */
+#define GEMMA2_TOKEN_BOS 0
+#define GEMMA2_TOKEN_EOS 1
+#define GEMMA2_TOKEN_PAD 2
+#define GEMMA2_TOKEN_UNK 3
+#define GEMMA2_TOKEN_START_OF_TURN 4
+#define GEMMA2_TOKEN_END_OF_TURN 5
+/* Id of a special token (GEMMA2_TOKEN_*), or -1 if the vocabulary has none. Since 1.0. */
+GEMMA2_API int32_t gemma2_token_special(const gemma2_tokenizer *tok, int32_t which);
+
+/* 1 if id ends the model's turn (<end_of_turn> or <eos>), else 0. Since 1.0. */
+GEMMA2_API int32_t gemma2_token_is_end_of_turn(const gemma2_tokenizer *tok, int32_t id);
+
+/* ---- streaming text ---------------------------------------------------------------
+ * Turns generated ids into text as they come, emitting only complete UTF-8: bytes of
+ * a character split across byte-fallback tokens are held back until it is whole, and
+ * bytes that can never form one become U+FFFD. One stream per generation; one thread
+ * at a time per stream. */
+typedef struct gemma2_text_stream gemma2_text_stream;
+
+/* flags: GEMMA2_DETOKENIZE_SKIP_SPECIAL. The tokenizer must outlive the stream.
+ * @return GEMMA2_OK; GEMMA2_ERR_INVALID_ARGUMENT; GEMMA2_ERR_OUT_OF_MEMORY. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_text_stream_new(const gemma2_tokenizer *tok, uint32_t flags,
+                                                gemma2_text_stream **out);
+
+/* Adds one token; writes the text that became final (possibly none) to text and its
+ * byte count to *len. A buffer of gemma2_text_stream_max_bytes() bytes always suffices;
+ * if cap is less than needed, GEMMA2_ERR_BUFFER_TOO_SMALL and the stream is unchanged.
+ * @return GEMMA2_OK; GEMMA2_ERR_BUFFER_TOO_SMALL; GEMMA2_ERR_TOKEN_OUT_OF_RANGE;
+ *         GEMMA2_ERR_INVALID_ARGUMENT. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_text_stream_push(gemma2_text_stream *stream, int32_t id, char *text,
+                                                 size_t cap, size_t *len);
+
+/* Ends the text: an unfinished character becomes U+FFFD (at most 3 bytes). The stream
+ * is then empty and may be reused. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_text_stream_flush(gemma2_text_stream *stream, char *text, size_t cap,
+                                                  size_t *len);
+
+/* Largest output of one push for this stream's tokenizer. Since 1.0. */
+GEMMA2_API size_t gemma2_text_stream_max_bytes(const gemma2_text_stream *stream);
+
+/* NULL is a no-op. Since 1.0. */
+GEMMA2_API void gemma2_text_stream_free(gemma2_text_stream *stream);
+
+/* ---- chat template ----------------------------------------------------------------
+ * Gemma 2's format: <bos> then per turn <start_of_turn>ROLE\nTEXT<end_of_turn>\n, and
+ * with GEMMA2_CHAT_ADD_GENERATION_PROMPT a final <start_of_turn>model\n. Markers are
+ * inserted by id; the turns' text is encoded in plain mode, so it cannot inject one. */
+#define GEMMA2_CHAT_ADD_GENERATION_PROMPT 0x1u /* end with the model's turn opened */
+#define GEMMA2_CHAT_NO_BOS 0x2u                /* leave out <bos> (continuing a session) */
+
+/* n turns given as parallel arrays: roles[i] is "user", "model" (or "assistant", the
+ * same), or "system" (Gemma 2 has no system turn: as llama.cpp does, its text goes
+ * before the next user turn's text, separated by a blank line); texts[i] holds
+ * text_lens[i] bytes. Writes the ids like gemma2_tokenize.
+ * @return GEMMA2_OK; GEMMA2_ERR_BUFFER_TOO_SMALL; GEMMA2_ERR_INVALID_ARGUMENT (unknown
+ *         role, NULL); GEMMA2_ERR_UNSUPPORTED (no turn markers in the vocabulary);
+ *         GEMMA2_ERR_OUT_OF_MEMORY. Thread-safe. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_chat_tokenize(const gemma2_tokenizer *tok, const char *const *roles,
+                                              const char *const *texts, const size_t *text_lens, size_t n,
+                                              uint32_t flags, int32_t *ids, size_t cap, size_t *n_ids);
 
 #ifdef __cplusplus
 }

@@ -122,9 +122,10 @@ gemma2_status gemma2_session_step(gemma2_session *session, gemma2_step_result *r
                         (unsigned)session->n_ctx);
     const g2_file_config *c = &session->model->cfg;
     int32_t token = (int32_t)g2_argmax(session->logits, c->vocab_size);
-    gemma2_step_result full = {.struct_size = sizeof full,
-                               .token = token,
-                               .flags = token == c->eos_id ? GEMMA2_STEP_END_OF_TURN : 0};
+    const gemma2_tokenizer *tok = session->model->tokenizer;
+    int ends_turn = tok ? gemma2_token_is_end_of_turn(tok, token) : token == c->eos_id;
+    gemma2_step_result full = {
+        .struct_size = sizeof full, .token = token, .flags = ends_turn ? GEMMA2_STEP_END_OF_TURN : 0};
     gemma2_status st = g2_struct_write(result, &full, sizeof full, "gemma2_step_result");
     if (st != GEMMA2_OK)
         return st;

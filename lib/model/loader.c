@@ -11,6 +11,7 @@
 
 #include "model/model.h"
 #include "runtime/error.h"
+#include "tokenizer/tokenizer.h"
 
 static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
 static int sodium_ok;
@@ -149,6 +150,28 @@ static gemma2_status read_config(gemma2_model *m, const g2_file_header *h) {
     return GEMMA2_OK;
 }
 
+/* The tokenizer record, if the metadata has one (records were checked by read_metadata). */
+static gemma2_status read_tokenizer(gemma2_model *m) {
+    for (uint64_t at = 0; at < m->meta_size;) {
+        uint32_t kv[2];
+        memcpy(kv, m->meta + at, sizeof kv);
+        const char *key = (const char *)m->meta + at + sizeof kv;
+        const uint8_t *value = m->meta + at + sizeof kv + kv[0];
+        at += sizeof kv + (uint64_t)kv[0] + kv[1];
+        if (kv[0] != strlen(G2_TOK_META_KEY) || memcmp(key, G2_TOK_META_KEY, kv[0]) != 0)
+            continue;
+        gemma2_status st = g2_tokenizer_load(value, kv[1], &m->tokenizer);
+        if (st != GEMMA2_OK)
+            return st;
+        m->tokenizer->owned_by_model = 1;
+        if (m->tokenizer->n_pieces > m->cfg.vocab_size)
+            return g2_error(GEMMA2_ERR_FORMAT, "the tokenizer has %u pieces, more than the model's vocabulary of %u",
+                            (unsigned)m->tokenizer->n_pieces, (unsigned)m->cfg.vocab_size);
+        return GEMMA2_OK;
+    }
+    return GEMMA2_OK;
+}
+
 /* Decompresses the metadata and checks that its records tile it exactly. */
 static gemma2_status read_metadata(gemma2_model *m, const g2_file_header *h) {
     const uint8_t *src = m->file.data + h->meta_offset;
@@ -221,6 +244,7 @@ gemma2_status g2_model_load(const char *path, int n_threads, uint32_t flags, con
     m->format_version = h.version;
     m->header_flags = h.flags;
     if ((st = read_config(m, &h)) != GEMMA2_OK || (st = read_metadata(m, &h)) != GEMMA2_OK ||
+        (st = read_tokenizer(m)) != GEMMA2_OK ||
         (st = g2_model_read_directory(m, &h)) != GEMMA2_OK ||
         (st = g2_model_unpack(m, n_threads)) != GEMMA2_OK)
         goto fail;
@@ -238,6 +262,7 @@ fail:
 void g2_model_free(gemma2_model *m) {
     if (!m)
         return;
+    g2_tokenizer_free(m->tokenizer);
     free(m->layers);
     free(m->by_name);
     free(m->names);

@@ -57,6 +57,7 @@ struct gemma2_model {
     g2_matrix embed; /* [vocab, hidden], also the output projection */
     const float *final_norm;
     g2_layer *layers; /* [n_layers] */
+    gemma2_tokenizer *tokenizer; /* from the "tokenizer" metadata record, or NULL */
 };
 
 /* Opens and validates path. n_threads: for decompression and digests. */
