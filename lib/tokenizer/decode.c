@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "tokenizer/utf8.h"
+
 static const char SPACE_MARK[] = "\xe2\x96\x81";
 static const char REPLACEMENT[] = "\xef\xbf\xbd"; /* U+FFFD */
 
@@ -35,31 +37,13 @@ int g2_piece_skipped(const gemma2_tokenizer *tok, uint32_t id, uint32_t flags) {
     return (flags & GEMMA2_DETOKENIZE_SKIP_SPECIAL) && ((p->flags & G2_PIECE_SPECIAL) || p->type == G2_PIECE_CONTROL);
 }
 
-/* Expected length of a UTF-8 sequence from its first byte (0 = never valid). */
-static size_t utf8_expected(unsigned char c) {
-    return c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : (c >> 4) == 0xE ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-}
-
-/* Whether b may follow the bytes seq[0..n) inside one character. */
-static int utf8_continues(const unsigned char *seq, size_t n, unsigned char b) {
-    if ((b & 0xC0) != 0x80)
-        return 0;
-    if (n == 1) { /* the second byte narrows the range for E0, ED, F0, F4 */
-        unsigned char c = seq[0];
-        if ((c == 0xE0 && b < 0xA0) || (c == 0xED && b >= 0xA0) || (c == 0xF0 && b < 0x90) ||
-            (c == 0xF4 && b >= 0x90))
-            return 0;
-    }
-    return 1;
-}
-
 /* Feeds one byte; appends whatever becomes final to out. */
 static size_t stream_byte(g2_utf8_stream *st, unsigned char b, char *out) {
     size_t n = 0;
     if (st->n_pending) {
-        if (utf8_continues(st->pending, st->n_pending, b)) {
+        if (g2_utf8_continues(st->pending[0], st->n_pending, b)) {
             st->pending[st->n_pending++] = b;
-            if (st->n_pending == utf8_expected(st->pending[0])) {
+            if (st->n_pending == g2_utf8_lead_len(st->pending[0])) {
                 memcpy(out, st->pending, st->n_pending);
                 n = st->n_pending;
                 st->n_pending = 0;
@@ -70,7 +54,7 @@ static size_t stream_byte(g2_utf8_stream *st, unsigned char b, char *out) {
         n = 3;
         st->n_pending = 0;
     }
-    size_t want = utf8_expected(b);
+    size_t want = g2_utf8_lead_len(b);
     if (want == 1) {
         out[n++] = (char)b;
     } else if (want == 0) {

@@ -9,6 +9,7 @@
 
 #include "runtime/error.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/utf8.h"
 
 static const char SPACE_MARK[] = "\xe2\x96\x81";
 
@@ -36,6 +37,20 @@ typedef struct candidate {
     uint32_t result;
 } candidate;
 
+/* Words repeat (" the", " of"): a direct-mapped cache of short words' ids lets repeats
+ * skip the merge loop, whose hash lookups miss the CPU caches. Per call, so the
+ * tokenizer stays immutable and thread-safe; only for texts long enough to repay it. */
+#define CACHE_MIN_TEXT 4096
+#define CACHE_WORD_MAX 44
+#define CACHE_IDS_MAX 22
+
+typedef struct cached_word {
+    uint32_t len;   /* 0 = empty */
+    uint32_t n_ids;
+    char bytes[CACHE_WORD_MAX];
+    int32_t ids[CACHE_IDS_MAX];
+} cached_word;
+
 /* Scratch of one encode call, grown to its longest word. */
 typedef struct encoder {
     const gemma2_tokenizer *tok;
@@ -44,6 +59,8 @@ typedef struct encoder {
     candidate *heap; /* [3 * cap]: the first pairs, then at most two per merge */
     size_t n_heap, cap;
     g2_ids *out;
+    cached_word *cache; /* [cache_mask + 1], or NULL */
+    uint32_t cache_mask;
 } encoder;
 
 /* Room for a word of len bytes: at most one symbol per byte. */
@@ -111,27 +128,25 @@ static void consider_pair(encoder *e, int32_t left) {
                              .result = result});
 }
 
-/* A character's piece may start a word unless it is special or a reserved kind. */
+/* The piece a character starts as, or -1 (then byte fallback or unk). len comes from
+ * char_len: 2 and 3 are valid sequences, 1 may be a stray byte. */
 static int32_t char_piece(const gemma2_tokenizer *tok, const char *s, size_t len) {
+    const unsigned char *u = (const unsigned char *)s;
+    if (len == 1)
+        return u[0] < 0x80 ? tok->bmp_piece[u[0]] : -1;
+    if (len == 2)
+        return tok->bmp_piece[(u[0] & 0x1F) << 6 | (u[1] & 0x3F)];
+    if (len == 3)
+        return tok->bmp_piece[(u[0] & 0x0F) << 12 | (u[1] & 0x3F) << 6 | (u[2] & 0x3F)];
     int32_t id = g2_tokenizer_find(tok, s, len);
-    if (id < 0)
-        return -1;
-    const g2_piece *p = &tok->pieces[id];
-    int ok = (p->type == G2_PIECE_NORMAL || p->type == G2_PIECE_USER_DEFINED || p->type == G2_PIECE_UNUSED) &&
-             !(p->flags & G2_PIECE_SPECIAL);
-    return ok ? id : -1;
+    return id >= 0 && g2_piece_starts_word(&tok->pieces[id]) ? id : -1;
 }
 
-/* Length of the UTF-8 character at s (1 for a byte that does not start a valid one). */
+/* Length of the character at s: a byte that does not start a valid one stands alone
+ * (and goes to byte fallback). */
 static size_t char_len(const unsigned char *s, size_t avail) {
-    unsigned c = s[0];
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-    if (len > avail)
-        return 1;
-    for (size_t k = 1; k < len; k++)
-        if ((s[k] & 0xC0) != 0x80)
-            return 1;
-    return len;
+    size_t len = g2_utf8_char_len(s, avail);
+    return len ? len : 1;
 }
 
 static int add_symbol(encoder *e, int32_t *n, int32_t id) {
@@ -146,7 +161,7 @@ static int add_symbol(encoder *e, int32_t *n, int32_t id) {
 }
 
 /* Merges one word (normalized text) and appends its ids. */
-static gemma2_status encode_word(encoder *e, const char *s, size_t len) {
+static gemma2_status merge_word(encoder *e, const char *s, size_t len) {
     const gemma2_tokenizer *tok = e->tok;
     if (reserve(e, len) != 0)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory encoding a word of %zu bytes", len);
@@ -187,6 +202,35 @@ static gemma2_status encode_word(encoder *e, const char *s, size_t len) {
         if (e->syms[i].id >= 0 && g2_ids_push(e->out, e->syms[i].id) != 0)
             return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory encoding text");
     return GEMMA2_OK;
+}
+
+static uint32_t word_hash(const char *s, size_t len) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h ^ (h >> 15);
+}
+
+static gemma2_status encode_word(encoder *e, const char *s, size_t len) {
+    if (!e->cache || len > CACHE_WORD_MAX)
+        return merge_word(e, s, len);
+    cached_word *c = &e->cache[word_hash(s, len) & e->cache_mask];
+    if (c->len == len && memcmp(c->bytes, s, len) == 0) {
+        for (uint32_t i = 0; i < c->n_ids; i++)
+            if (g2_ids_push(e->out, c->ids[i]) != 0)
+                return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory encoding text");
+        return GEMMA2_OK;
+    }
+    size_t first = e->out->n;
+    gemma2_status st = merge_word(e, s, len);
+    size_t n = e->out->n - first;
+    if (st == GEMMA2_OK && n <= CACHE_IDS_MAX) {
+        c->len = (uint32_t)len;
+        c->n_ids = (uint32_t)n;
+        memcpy(c->bytes, s, len);
+        memcpy(c->ids, e->out->v + first, n * sizeof *c->ids);
+    }
+    return st;
 }
 
 /* ' ' → '▁' (and the optional dummy prefix and whitespace clean-up) into buf. */
@@ -251,6 +295,13 @@ gemma2_status g2_encode(const gemma2_tokenizer *tok, const char *text, size_t le
     if (len > (SIZE_MAX - 3) / 3 / sizeof(candidate) || len > INT32_MAX / 4)
         return g2_error(GEMMA2_ERR_INVALID_ARGUMENT, "text of %zu bytes is too long to encode", len);
     encoder e = {.tok = tok, .plain = !special, .out = out};
+    if (len >= CACHE_MIN_TEXT && tok->split_before_space) {
+        uint32_t entries = 1024;
+        while (entries < 16384 && entries < len / 16)
+            entries *= 2;
+        e.cache = calloc(entries, sizeof *e.cache); /* on failure: no cache, same ids */
+        e.cache_mask = entries - 1;
+    }
     char *norm = malloc(3 * len + 3); /* every byte may become '▁', plus a dummy prefix */
     gemma2_status st = GEMMA2_OK;
     if (!norm) {
@@ -272,6 +323,7 @@ gemma2_status g2_encode(const gemma2_tokenizer *tok, const char *text, size_t le
         seg = i + 1;
     }
 done:
+    free(e.cache);
     free(norm);
     free(e.syms);
     free(e.heap);

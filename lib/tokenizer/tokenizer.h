@@ -37,6 +37,8 @@ struct gemma2_tokenizer {
     uint32_t *specials;       /* SPECIAL piece ids, longest text first */
     uint32_t n_specials;
     uint8_t special_first_byte[256]; /* 1 if some special piece starts with that byte */
+    int32_t *bmp_piece;       /* [0x10000]: piece that may start a word for each code point
+                                 below U+10000, or -1 (a lookup per character is the cost) */
     int split_before_space;   /* no merge result has '▁' after another character */
     uint32_t max_piece_bytes; /* longest decoded piece, in bytes */
 };
@@ -44,6 +46,9 @@ struct gemma2_tokenizer {
 /* Parses and indexes a blob (copied; the caller keeps its buffer). */
 gemma2_status g2_tokenizer_load(const void *blob, size_t size, gemma2_tokenizer **out);
 void g2_tokenizer_free(gemma2_tokenizer *tok);
+
+/* Whether a piece may be an initial symbol: not special, not a reserved kind. */
+int g2_piece_starts_word(const g2_piece *p);
 
 /* Piece id of exactly these bytes, or -1. */
 int32_t g2_tokenizer_find(const gemma2_tokenizer *tok, const char *s, size_t len);

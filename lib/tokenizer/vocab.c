@@ -6,6 +6,7 @@
 
 #include "runtime/error.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/utf8.h"
 
 static const char SPACE_MARK[] = "\xe2\x96\x81"; /* U+2581 '▁' */
 
@@ -55,19 +56,9 @@ int g2_tokenizer_merge(const gemma2_tokenizer *tok, uint32_t left, uint32_t righ
 }
 
 static int valid_utf8(const unsigned char *s, size_t n) {
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (len == 0 || i + len > n || (len == 2 && c < 0xC2))
+    for (size_t i = 0, len; i < n; i += len)
+        if ((len = g2_utf8_char_len(s + i, n - i)) == 0)
             return 0;
-        for (size_t k = 1; k < len; k++)
-            if ((s[i + k] & 0xC0) != 0x80)
-                return 0;
-        if ((len == 3 && ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] >= 0xA0))) ||
-            (len == 4 && ((c == 0xF0 && s[i + 1] < 0x90) || c > 0xF4 || (c == 0xF4 && s[i + 1] >= 0x90))))
-            return 0;
-        i += len;
-    }
     return 1;
 }
 
@@ -200,6 +191,37 @@ static gemma2_status index_specials(gemma2_tokenizer *tok) {
     return GEMMA2_OK;
 }
 
+int g2_piece_starts_word(const g2_piece *p) {
+    return (p->type == G2_PIECE_NORMAL || p->type == G2_PIECE_USER_DEFINED || p->type == G2_PIECE_UNUSED) &&
+           !(p->flags & G2_PIECE_SPECIAL);
+}
+
+/* Code point of a piece that is exactly one character below U+10000, or -1. */
+static int32_t single_bmp_char(const unsigned char *s, size_t len) {
+    if (len == 1 && s[0] < 0x80)
+        return s[0];
+    if (len == 2 && (s[0] >> 5) == 6)
+        return (s[0] & 0x1F) << 6 | (s[1] & 0x3F);
+    if (len == 3 && (s[0] >> 4) == 14)
+        return (s[0] & 0x0F) << 12 | (s[1] & 0x3F) << 6 | (s[2] & 0x3F);
+    return -1;
+}
+
+static gemma2_status index_chars(gemma2_tokenizer *tok) {
+    tok->bmp_piece = malloc(0x10000 * sizeof *tok->bmp_piece);
+    if (!tok->bmp_piece)
+        return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory indexing tokenizer characters");
+    for (uint32_t cp = 0; cp < 0x10000; cp++)
+        tok->bmp_piece[cp] = -1;
+    for (uint32_t id = 0; id < tok->n_pieces; id++) {
+        const g2_piece *p = &tok->pieces[id];
+        int32_t cp = single_bmp_char((const unsigned char *)tok->text + p->offset, p->len);
+        if (cp >= 0 && g2_piece_starts_word(p))
+            tok->bmp_piece[cp] = (int32_t)id;
+    }
+    return GEMMA2_OK;
+}
+
 static gemma2_status check_id(int32_t id, uint32_t n, const char *what) {
     if (id < -1 || id >= (int32_t)n)
         return g2_error(GEMMA2_ERR_FORMAT, "tokenizer %s id %d is out of range", what, (int)id);
@@ -235,7 +257,7 @@ gemma2_status g2_tokenizer_load(const void *blob, size_t size, gemma2_tokenizer 
     if ((st = read_pieces(tok, base + sizeof h, h.pieces_bytes)) != GEMMA2_OK ||
         (st = index_pieces(tok)) != GEMMA2_OK ||
         (st = read_merges(tok, base + sizeof h + pieces_padded, h.n_merges)) != GEMMA2_OK ||
-        (st = index_specials(tok)) != GEMMA2_OK || (st = check_id(h.unk_id, h.n_pieces, "unk")) != GEMMA2_OK ||
+        (st = index_specials(tok)) != GEMMA2_OK || (st = index_chars(tok)) != GEMMA2_OK || (st = check_id(h.unk_id, h.n_pieces, "unk")) != GEMMA2_OK ||
         (st = check_id(h.bos_id, h.n_pieces, "bos")) != GEMMA2_OK ||
         (st = check_id(h.eos_id, h.n_pieces, "eos")) != GEMMA2_OK ||
         (st = check_id(h.pad_id, h.n_pieces, "pad")) != GEMMA2_OK ||
@@ -262,5 +284,6 @@ void g2_tokenizer_free(gemma2_tokenizer *tok) {
     free(tok->piece_slots);
     free(tok->merge_slots);
     free(tok->specials);
+    free(tok->bmp_piece);
     free(tok);
 }
