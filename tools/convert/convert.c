@@ -19,6 +19,8 @@
 #include "hf_checkpoint.h"
 #include "model/layout.h"
 #include "model_writer.h"
+#include "tokenizer/blob.h"
+#include "tokenizer_import.h"
 
 #define CHUNK_ELEMS ((size_t)1 << 20) /* elements converted per step: 4 MB of f32 */
 #define LM_HEAD_NAME "lm_head.weight"
@@ -257,6 +259,24 @@ static char *source_name(const char *dir) {
     return name;
 }
 
+/* The folder's tokenizer as a blob (NULL if it has none); it must fit the embedding. */
+static int import_tokenizer(const g2_hf_checkpoint *ck, uint8_t **tok, size_t *size, char *err, size_t cap) {
+    char note[512];
+    int rc = g2_tok_import_dir(ck->dir, tok, size, note, sizeof note, err, cap);
+    if (rc < 0)
+        return -1;
+    if (note[0])
+        fprintf(stderr, "gemma2 convert: note: %s\n", note);
+    if (rc == 1)
+        return 0;
+    g2_tok_header h;
+    memcpy(&h, *tok, sizeof h);
+    if (h.n_pieces > ck->config.vocab_size)
+        return g2_fail(err, cap, "the tokenizer has %u pieces but config.json has vocab_size %u", h.n_pieces,
+                       ck->config.vocab_size);
+    return 0;
+}
+
 /* ---- conversion ---------------------------------------------------------------- */
 
 static int write_tensor(g2_model_writer *w, const tensor_job *job, void *buf, progress *p, char *err,
@@ -293,6 +313,8 @@ static int convert(const char *src_dir, const char *out, int dtype, int compress
     g2_tensor_spec *specs = NULL;
     char *source = NULL;
     void *buf = NULL;
+    uint8_t *tok = NULL;
+    size_t tok_size = 0;
     g2_model_writer *w = NULL;
     int rc = -1;
 
@@ -301,7 +323,7 @@ static int convert(const char *src_dir, const char *out, int dtype, int compress
         g2_fail(err, cap, "%s is a directory; OUT must be a file name", out);
         goto out;
     }
-    if (g2_hf_open(&ck, src_dir, err, cap) != 0)
+    if (g2_hf_open(&ck, src_dir, err, cap) != 0 || import_tokenizer(ck, &tok, &tok_size, err, cap) != 0)
         goto out;
     size_t n_jobs = 2 + (size_t)ck->config.n_layers * G2_LAYER_ROLES;
     jobs = calloc(n_jobs, sizeof *jobs);
@@ -331,11 +353,13 @@ static int convert(const char *src_dir, const char *out, int dtype, int compress
             jobs[i].src->size / g2_st_dtype_size(jobs[i].src->dtype) * g2_type_size(jobs[i].out_type);
     }
     const g2_meta_entry meta[] = {
-        {"general.converter", "gemma2 " GEMMA2_VERSION_STRING},
-        {"general.source", source},
+        {.key = "general.converter", .value = "gemma2 " GEMMA2_VERSION_STRING},
+        {.key = "general.source", .value = source},
+        {.key = G2_TOK_META_KEY, .value = (const char *)tok, .value_len = tok_size},
     };
-    if (g2_writer_open(&w, out, &ck->config, ck->layer_kinds, meta, sizeof meta / sizeof meta[0], specs,
-                       n_jobs, compress, err, cap) != 0)
+    size_t n_meta = sizeof meta / sizeof meta[0] - (tok ? 0 : 1); /* the tokenizer is last */
+    if (g2_writer_open(&w, out, &ck->config, ck->layer_kinds, meta, n_meta, specs, n_jobs, compress, err,
+                       cap) != 0)
         goto out;
 
     p->n_tensors = n_jobs;
@@ -360,6 +384,7 @@ static int convert(const char *src_dir, const char *out, int dtype, int compress
 out:
     g2_writer_abort(w);
     free(buf);
+    free(tok);
     free(source);
     free(specs);
     free(jobs);

@@ -74,13 +74,17 @@ void g2_writer_abort(g2_model_writer *w) {
     free_writer(w);
 }
 
+static size_t meta_value_len(const g2_meta_entry *e) {
+    return e->value_len ? e->value_len : strlen(e->value);
+}
+
 /* Metadata: records (u32 key_len, u32 value_len, key, value), compressed as one
  * zstd frame whose header carries the raw size. */
 static int build_meta(const g2_meta_entry *meta, size_t n, uint8_t **frame, size_t *frame_size,
                       uint64_t *raw_size, char *err, size_t cap) {
     uint64_t raw = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t k = strlen(meta[i].key), v = strlen(meta[i].value);
+        size_t k = strlen(meta[i].key), v = meta_value_len(&meta[i]);
         if (k == 0 || k > UINT32_MAX || v > UINT32_MAX)
             return g2_fail(err, cap, "metadata record %zu has a bad key or value length", i);
         raw += 8 + (uint64_t)k + v;
@@ -92,7 +96,7 @@ static int build_meta(const g2_meta_entry *meta, size_t n, uint8_t **frame, size
         return g2_fail(err, cap, "out of memory");
     uint8_t *p = buf;
     for (size_t i = 0; i < n; i++) {
-        uint32_t k = (uint32_t)strlen(meta[i].key), v = (uint32_t)strlen(meta[i].value);
+        uint32_t k = (uint32_t)strlen(meta[i].key), v = (uint32_t)meta_value_len(&meta[i]);
         memcpy(p, &k, 4);
         memcpy(p + 4, &v, 4);
         memcpy(p + 8, meta[i].key, k);

@@ -21,7 +21,8 @@ typedef struct g2_tensor_spec {
 
 typedef struct g2_meta_entry {
     const char *key;   /* UTF-8 */
-    const char *value; /* UTF-8 */
+    const char *value; /* UTF-8 text, or value_len bytes of binary data */
+    size_t value_len;  /* 0: value is a NUL-terminated string (the tokenizer blob is binary) */
 } g2_meta_entry;
 
 typedef struct g2_model_writer g2_model_writer;
