@@ -18,12 +18,17 @@ static const command commands[] = {
     {"verify", cmd_verify, "check every digest of a model file"},
     {"logits", cmd_logits, "write the logits of every position of a token sequence"},
     {"generate", cmd_generate, "generate token ids greedily after a token sequence"},
+    {"run", cmd_run, "generate a reply to a prompt, streamed as text"},
+    {"chat", cmd_chat, "chat interactively, the conversation kept in one session"},
+    {"tokenize", cmd_tokenize, "encode standard input into token ids"},
+    {"detokenize", cmd_detokenize, "decode token ids into text"},
+    {"bench-tokenizer", cmd_bench_tokenizer, "measure the tokenizer's encode speed and memory"},
 };
 
 static void usage(FILE *f) {
     fprintf(f, "usage: gemma2 <command> [options]\n       gemma2 <command> --help\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-15s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\ngemma2 %s (library %s)\n", GEMMA2_VERSION_STRING, gemma2_version_string());
 }
 
