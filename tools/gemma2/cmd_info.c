@@ -62,6 +62,15 @@ int cmd_info(int argc, char **argv) {
     printf("bos / eos / pad:       %d / %d / %d\n", (int)mi.bos_id, (int)mi.eos_id, (int)mi.pad_id);
     printf("weight type:           %s\nweight bytes:          %llu\n", gemma2_type_name(mi.weight_type),
            (unsigned long long)mi.weight_bytes);
+    const gemma2_tokenizer *tok;
+    if (gemma2_model_tokenizer(m, &tok) == GEMMA2_OK)
+        printf("tokenizer:             %u pieces; bos %d, eos %d, start/end of turn %d/%d\n",
+               (unsigned)gemma2_tokenizer_vocab_size(tok), (int)gemma2_token_special(tok, GEMMA2_TOKEN_BOS),
+               (int)gemma2_token_special(tok, GEMMA2_TOKEN_EOS),
+               (int)gemma2_token_special(tok, GEMMA2_TOKEN_START_OF_TURN),
+               (int)gemma2_token_special(tok, GEMMA2_TOKEN_END_OF_TURN));
+    else
+        printf("tokenizer:             none (token ids only)\n");
     uint8_t digest[GEMMA2_DIGEST_BYTES];
     gemma2_model_digest(m, digest, sizeof digest);
     printf("digest:                ");
