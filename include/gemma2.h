@@ -104,7 +104,9 @@ GEMMA2_API uint32_t gemma2_digest_bytes(void);
 /* Weight / tensor element types (int32_t values; new values may be added). */
 #define GEMMA2_TYPE_F32  0
 #define GEMMA2_TYPE_BF16 1
-/* Static name of a type ("f32", "bf16"), or "unknown". Since 1.0. */
+#define GEMMA2_TYPE_Q8   2 /* int8 blocks of 32 with an f16 scale: 8.5 bits per weight */
+#define GEMMA2_TYPE_Q4   3 /* int4 blocks of 32 with an f16 scale: 4.5 bits per weight */
+/* Static name of a type ("f32", "bf16", "q8", "q4"), or "unknown". Since 1.0. */
 GEMMA2_API const char *gemma2_type_name(int32_t type);
 
 /* Attention kinds of a layer. */
@@ -444,6 +446,26 @@ GEMMA2_API void gemma2_text_stream_free(gemma2_text_stream *stream);
 GEMMA2_API gemma2_status gemma2_chat_tokenize(const gemma2_tokenizer *tok, const char *const *roles,
                                               const char *const *texts, const size_t *text_lens, size_t n,
                                               uint32_t flags, int32_t *ids, size_t cap, size_t *n_ids);
+
+/* ---- CPU and kernels -----------------------------------------------------------
+ * Matrix kernels exist per instruction set: "scalar" everywhere, "avx2" (AVX2 + FMA +
+ * F16C) and "avx512" (F/BW/VL/VNNI) on x86-64, "neon" (dotprod) on aarch64. The best
+ * one this CPU and OS support is chosen when a model is opened; the environment
+ * variable GEMMA2_ISA=scalar|avx2|avx512|neon can only lower that choice (naming a
+ * table the CPU lacks gives the best supported one below it; other values are
+ * ignored). */
+
+/* Static name of the table a model opened now would use, e.g. "avx512". Never NULL.
+ * Thread-safe. Since 1.0. */
+GEMMA2_API const char *gemma2_cpu_kernels(void);
+
+/* Writes a description of the CPU features seen and the kernels chosen: a few lines
+ * of text, each ending in '\n', then a NUL. *len is the length without the NUL; if
+ * cap < *len + 1, nothing is written and GEMMA2_ERR_BUFFER_TOO_SMALL is returned (buf
+ * may then be NULL with cap 0 to ask for the size).
+ * @return GEMMA2_OK; GEMMA2_ERR_BUFFER_TOO_SMALL; GEMMA2_ERR_INVALID_ARGUMENT (len
+ *         NULL, or buf NULL with cap > 0). Thread-safe. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_cpu_describe(char *buf, size_t cap, size_t *len);
 
 #ifdef __cplusplus
 }

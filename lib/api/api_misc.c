@@ -35,6 +35,8 @@ const char *gemma2_type_name(int32_t type) {
     switch (type) {
     case GEMMA2_TYPE_F32: return "f32";
     case GEMMA2_TYPE_BF16: return "bf16";
+    case GEMMA2_TYPE_Q8: return "q8";
+    case GEMMA2_TYPE_Q4: return "q4";
     default: return "unknown";
     }
 }

@@ -12,9 +12,26 @@
 #include "infer/session.h"
 #include "tensor/matmul.h"
 #include "tensor/ops.h"
+#include "tensor/quant.h"
 
+/* Quantizes the n rows of x ([n][cols]) for the quantized matrices that read it next
+ * (q/k/v share one quantization, as do gate/up). */
+static void quantize_input(gemma2_session *s, const float *x, uint32_t n, uint32_t cols) {
+    if (!s->model->quantized)
+        return;
+    const uint32_t nb = g2_q_blocks(cols);
+    for (uint32_t t = 0; t < n; t++)
+        s->model->kernels->quantize_act(x + (size_t)t * cols, cols, s->act.qs + (size_t)t * nb * G2_QK,
+                                        s->act.d + (size_t)t * nb, s->act.sum + (size_t)t * nb);
+    s->act.nb = nb;
+}
+
+/* y = x · Wᵀ; for a quantized W, x must be what quantize_input saw last. */
 static void matmul(gemma2_session *s, float *y, const g2_matrix *W, const float *x, uint32_t n) {
-    g2_matmul(s->pool, y, W, x, n, s->row_scratch, s->row_stride);
+    if (g2_type_is_quantized(W->type))
+        g2_matmul_quantized(s->pool, s->model->kernels, y, W, &s->act, n);
+    else
+        g2_matmul(s->pool, y, W, x, n, s->row_scratch, s->row_stride);
 }
 
 static void embed(gemma2_session *s, const int32_t *tokens, uint32_t n) {
@@ -24,7 +41,9 @@ static void embed(gemma2_session *s, const int32_t *tokens, uint32_t n) {
     for (uint32_t t = 0; t < n; t++) {
         float *x = s->x + (size_t)t * c->hidden_size;
         size_t row = (size_t)tokens[t] * c->hidden_size;
-        if (E->type == G2_TYPE_BF16)
+        if (g2_type_is_quantized(E->type))
+            g2_dequantize_row(&E->q, E->type == G2_TYPE_Q4, (uint32_t)tokens[t], x);
+        else if (E->type == G2_TYPE_BF16)
             g2_bf16_to_f32(x, (const uint16_t *)E->data + row, c->hidden_size);
         else
             memcpy(x, (const float *)E->data + row, c->hidden_size * sizeof(float));
@@ -93,6 +112,7 @@ static void attention_block(gemma2_session *s, const g2_layer *L, uint32_t layer
 
     for (uint32_t t = 0; t < n; t++)
         g2_rmsnorm(s->h + (size_t)t * H, s->x + (size_t)t * H, L->attn_norm, H, c->rms_norm_eps);
+    quantize_input(s, s->h, n, H);
     matmul(s, s->q, &L->q, s->h, n);
     matmul(s, s->k, &L->k, s->h, n);
     matmul(s, s->v, &L->v, s->h, n);
@@ -111,6 +131,7 @@ static void attention_block(gemma2_session *s, const g2_layer *L, uint32_t layer
         .s = s, .k_layer = k_layer, .v_layer = v_layer, .n_tok = n, .first_pos = s->n_pos, .local = L->local};
     atomic_init(&job.next, 0);
     g2_pool_run(s->pool, attention_task, &job);
+    quantize_input(s, s->att, n, qdim);
     matmul(s, s->proj, &L->o, s->att, n);
     for (uint32_t t = 0; t < n; t++) {
         float *o = s->proj + (size_t)t * H, *x = s->x + (size_t)t * H;
@@ -125,10 +146,12 @@ static void ffw_block(gemma2_session *s, const g2_layer *L, uint32_t n) {
     const uint32_t H = c->hidden_size, F = c->ffn_size;
     for (uint32_t t = 0; t < n; t++)
         g2_rmsnorm(s->h + (size_t)t * H, s->x + (size_t)t * H, L->pre_ffw_norm, H, c->rms_norm_eps);
+    quantize_input(s, s->h, n, H);
     matmul(s, s->gate, &L->gate, s->h, n);
     matmul(s, s->up, &L->up, s->h, n);
     for (uint32_t t = 0; t < n; t++)
         g2_geglu(s->gate + (size_t)t * F, s->up + (size_t)t * F, F);
+    quantize_input(s, s->gate, n, F);
     matmul(s, s->proj, &L->down, s->gate, n);
     for (uint32_t t = 0; t < n; t++) {
         float *o = s->proj + (size_t)t * H, *x = s->x + (size_t)t * H;
@@ -148,6 +171,7 @@ static void output_rows(gemma2_session *s, uint32_t first, uint32_t n, float *lo
     if (hidden)
         memcpy(hidden, s->h, (size_t)n * H * sizeof(float));
     if (logits) {
+        quantize_input(s, s->h, n, H);
         matmul(s, logits, &s->model->embed, s->h, n);
         g2_softcap(logits, n * c->vocab_size, c->final_softcap);
     }

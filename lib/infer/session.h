@@ -31,6 +31,8 @@ struct gemma2_session {
     float *row_scratch;         /* [threads][row_stride] */
     size_t row_stride;
     float *logits; /* [vocab] of the last fed position */
+    g2_qact act;   /* the current matmul input, quantized: [C][act_nb_max] blocks */
+    uint32_t act_nb_max;
 };
 
 /* Outputs requested from a forward pass; NULL = not wanted. */

@@ -8,7 +8,9 @@
 
 #include "model/layout.h"
 #include "model/model.h"
+#include "tensor/quant.h"
 #include "runtime/error.h"
+#include "runtime/cpu.h"
 #include "runtime/pool.h"
 
 /* More than any Gemma 2 needs (13 per layer + 2), few enough to sort quickly. */
@@ -37,9 +39,12 @@ static gemma2_status check_entry(const g2_file_tensor *e, uint32_t i, const g2_f
             return g2_error(GEMMA2_ERR_FORMAT, "tensor %u name has bytes after its terminator", (unsigned)i);
     if (e->reserved0 != 0 || memcmp(e->reserved, (const uint8_t[sizeof e->reserved]){0}, sizeof e->reserved))
         return g2_error(GEMMA2_ERR_FORMAT, "tensor '%s' has non-zero reserved bytes", e->name);
-    size_t elem = g2_type_size(e->type);
-    if (elem == 0)
+    const size_t elem = g2_type_size(e->type);
+    const int quantized = g2_type_is_quantized(e->type);
+    if (elem == 0 && !quantized)
         return g2_error(GEMMA2_ERR_FORMAT, "tensor '%s' has unknown type %u", e->name, (unsigned)e->type);
+    if (quantized && e->n_dims != 2)
+        return g2_error(GEMMA2_ERR_FORMAT, "quantized tensor '%s' is not a matrix", e->name);
     if (e->n_dims < 1 || e->n_dims > G2_MAX_DIMS)
         return g2_error(GEMMA2_ERR_FORMAT, "tensor '%s' has %u dimensions", e->name, (unsigned)e->n_dims);
     uint64_t count = 1;
@@ -55,7 +60,11 @@ static gemma2_status check_entry(const g2_file_tensor *e, uint32_t i, const g2_f
                             (unsigned long long)n);
         count *= n;
     }
-    if (count > UINT64_MAX / elem || count * elem != e->raw_size)
+    /* dims are at most 2^40 each, so the quantized size cannot overflow */
+    uint64_t expected = quantized ? (e->dims[1] > UINT32_MAX ? 0 : g2_q_bytes(e->type == G2_TYPE_Q4, e->dims[0],
+                                                                               (uint32_t)e->dims[1]))
+                                  : (count > UINT64_MAX / elem ? 0 : count * elem);
+    if (expected == 0 || expected != e->raw_size)
         return g2_error(GEMMA2_ERR_FORMAT, "tensor '%s' size %llu does not match its shape", e->name,
                         (unsigned long long)e->raw_size);
     if (e->raw_size > (uint64_t)SIZE_MAX / 2)
@@ -253,8 +262,9 @@ static gemma2_status bind_one(const gemma2_model *m, g2_role role, uint32_t laye
     g2_role_shape(&m->cfg, role, &n_dims, dims);
     if (t->n_dims != n_dims || t->dims[0] != dims[0] || (n_dims == 2 && t->dims[1] != dims[1]))
         return g2_error(GEMMA2_ERR_FORMAT, "tensor '%s' has the wrong shape for the config", name);
-    int type_ok =
-        g2_role_is_norm(role) ? t->type == G2_TYPE_F32 : (t->type == G2_TYPE_F32 || t->type == G2_TYPE_BF16);
+    int type_ok = g2_role_is_norm(role) ? t->type == G2_TYPE_F32
+                                        : (t->type == G2_TYPE_F32 || t->type == G2_TYPE_BF16 ||
+                                           g2_type_is_quantized(t->type));
     if (!type_ok)
         return g2_error(GEMMA2_ERR_FORMAT, "tensor '%s' has type %u, not allowed for its role", name,
                         (unsigned)t->type);
@@ -263,8 +273,14 @@ static gemma2_status bind_one(const gemma2_model *m, g2_role role, uint32_t laye
 }
 
 static g2_matrix as_matrix(const g2_tensor *t) {
-    return (g2_matrix){
-        .data = t->data, .type = t->type, .rows = (uint32_t)t->dims[0], .cols = (uint32_t)t->dims[1]};
+    g2_matrix m = {.data = t->data, .type = t->type, .rows = (uint32_t)t->dims[0], .cols = (uint32_t)t->dims[1]};
+    if (g2_type_is_quantized(t->type)) {
+        const uint32_t nb = g2_q_blocks(m.cols);
+        const uint64_t qbytes = (uint64_t)m.rows * nb * (t->type == G2_TYPE_Q4 ? G2_QK / 2 : G2_QK);
+        m.q = (g2_qmatrix){.qs = t->data, .d = (const uint16_t *)((const uint8_t *)t->data + qbytes),
+                           .rows = m.rows, .cols = m.cols, .nb = nb};
+    }
+    return m;
 }
 
 gemma2_status g2_model_bind(gemma2_model *m) {
@@ -273,6 +289,8 @@ gemma2_status g2_model_bind(gemma2_model *m) {
     if ((st = bind_one(m, G2_ROLE_EMBED, 0, &t)) != GEMMA2_OK)
         return st;
     m->embed = as_matrix(t);
+    m->kernels = g2_kernels_select(); /* once, at open: STYLE.md rule 12 */
+    m->quantized = g2_type_is_quantized(t->type);
     if ((st = bind_one(m, G2_ROLE_FINAL_NORM, 0, &t)) != GEMMA2_OK)
         return st;
     m->final_norm = t->data;
@@ -301,6 +319,8 @@ gemma2_status g2_model_bind(gemma2_model *m) {
         L->gate = as_matrix(r[G2_ROLE_GATE]);
         L->up = as_matrix(r[G2_ROLE_UP]);
         L->down = as_matrix(r[G2_ROLE_DOWN]);
+        for (int role = G2_FIRST_LAYER_ROLE; role < G2_ROLE_COUNT; role++)
+            m->quantized |= g2_type_is_quantized(r[role]->type);
     }
     return GEMMA2_OK;
 }

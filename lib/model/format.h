@@ -25,6 +25,8 @@
 /* Element types (same numbers as GEMMA2_TYPE_*) */
 #define G2_TYPE_F32 0
 #define G2_TYPE_BF16 1
+#define G2_TYPE_Q8 2 /* int8 blocks of 32 + f16 scale, lib/tensor/quant.h: matrices only */
+#define G2_TYPE_Q4 3 /* int4 blocks of 32 + f16 scale, lib/tensor/quant.h: matrices only */
 
 /* Tensor compression */
 #define G2_COMPRESS_NONE 0
@@ -112,8 +114,11 @@ _Static_assert(sizeof(g2_file_tensor) == 256, "g2_file_tensor must be 256 bytes"
 #define G2_MAX_HEAD_DIM 4096u
 #define G2_MAX_CONTEXT (1u << 22)
 
+/* Bytes per element of a plain type; 0 for block-quantized and unknown types. */
 static inline size_t g2_type_size(uint32_t type) {
     return type == G2_TYPE_F32 ? 4 : type == G2_TYPE_BF16 ? 2 : 0;
 }
+
+static inline int g2_type_is_quantized(uint32_t type) { return type == G2_TYPE_Q8 || type == G2_TYPE_Q4; }
 
 #endif

@@ -10,6 +10,7 @@
 #include "gemma2.h"
 #include "model/format.h"
 #include "runtime/file.h"
+#include "tensor/quant.h"
 
 typedef struct g2_tensor {
     const char *name; /* NUL-terminated copy owned by the model */
@@ -27,8 +28,9 @@ typedef struct g2_tensor {
 /* A weight matrix [rows, cols], row-major; y = W x takes dot products of rows. */
 typedef struct g2_matrix {
     const void *data;
-    uint32_t type; /* G2_TYPE_F32 or G2_TYPE_BF16 */
+    uint32_t type; /* G2_TYPE_* */
     uint32_t rows, cols;
+    g2_qmatrix q;  /* the block view, for G2_TYPE_Q8 and G2_TYPE_Q4 */
 } g2_matrix;
 
 typedef struct g2_layer {
@@ -58,6 +60,8 @@ struct gemma2_model {
     const float *final_norm;
     g2_layer *layers; /* [n_layers] */
     gemma2_tokenizer *tokenizer; /* from the "tokenizer" metadata record, or NULL */
+    const g2_kernels *kernels;   /* chosen once at open for this CPU */
+    int quantized;               /* some matrix is G2_TYPE_Q8 or G2_TYPE_Q4 */
 };
 
 /* Opens and validates path. n_threads: for decompression and digests. */

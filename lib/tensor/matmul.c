@@ -45,3 +45,34 @@ void g2_matmul(g2_pool *pool, float *y, const g2_matrix *W, const float *x, uint
     atomic_init(&job.next_row, 0);
     g2_pool_run(pool, matmul_task, &job);
 }
+
+typedef struct qmatmul_job {
+    const g2_kernels *kernels;
+    const g2_matrix *W;
+    const g2_qact *A;
+    uint32_t n_tok;
+    float *y;
+    atomic_size_t next_row;
+} qmatmul_job;
+
+/* Rows per claim: kernels tile rows in fours, and a claim should outweigh its atomic. */
+#define QROWS_PER_CLAIM 32
+
+static void qmatmul_task(void *p, int thread_index, int n_threads) {
+    (void)thread_index, (void)n_threads;
+    qmatmul_job *job = p;
+    const g2_matrix *W = job->W;
+    void (*gemm)(const g2_qmatrix *, uint32_t, uint32_t, const g2_qact *, uint32_t, float *, size_t) =
+        W->type == G2_TYPE_Q4 ? job->kernels->gemm_q4 : job->kernels->gemm_q8;
+    for (size_t r0; (r0 = g2_claim(&job->next_row, QROWS_PER_CLAIM)) < W->rows;) {
+        size_t r1 = r0 + QROWS_PER_CLAIM < W->rows ? r0 + QROWS_PER_CLAIM : W->rows;
+        gemm(&W->q, (uint32_t)r0, (uint32_t)r1, job->A, job->n_tok, job->y, W->rows);
+    }
+}
+
+void g2_matmul_quantized(g2_pool *pool, const g2_kernels *kernels, float *y, const g2_matrix *W,
+                         const g2_qact *A, uint32_t n_tok) {
+    qmatmul_job job = {.kernels = kernels, .W = W, .A = A, .n_tok = n_tok, .y = y};
+    atomic_init(&job.next_row, 0);
+    g2_pool_run(pool, qmatmul_task, &job);
+}

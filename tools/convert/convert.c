@@ -19,6 +19,8 @@
 #include "hf_checkpoint.h"
 #include "model/layout.h"
 #include "model_writer.h"
+#include "synthetic.h"
+#include "tensor/quant.h"
 #include "tokenizer/blob.h"
 #include "tokenizer_import.h"
 
@@ -26,17 +28,21 @@
 #define LM_HEAD_NAME "lm_head.weight"
 
 static const char usage_text[] =
-    "usage: gemma2 convert SRC_DIR OUT [--dtype f32|bf16] [--compress]\n"
+    "usage: gemma2 convert SRC_DIR OUT [--dtype f32|bf16|q8|q4] [--compress]\n"
     "\n"
     "Converts a Hugging Face Gemma 2 checkpoint folder (config.json and\n"
     "model.safetensors, or shards with model.safetensors.index.json) into a gemma2\n"
     "model file OUT.\n"
     "\n"
-    "  --dtype f32|bf16  type of the weight matrices; default f32 if any source\n"
-    "                    matrix is F32 or F16, bf16 if all are BF16. Norm weights\n"
-    "                    are always stored as f32.\n"
+    "  --dtype TYPE      type of the weight matrices: f32 or bf16 (lossless; the\n"
+    "                    default is f32 if any source matrix is F32 or F16, bf16 if\n"
+    "                    all are BF16), q8 (8.5 bits per weight) or q4 (4.5; the\n"
+    "                    tied embedding stays q8). Norm weights are always f32.\n"
     "  --compress        store each tensor as a zstd frame (smaller file, slower open)\n"
-    "  --help            show this help\n";
+    "  --help            show this help\n"
+    "\n"
+    "Random weights at the real shapes, for benchmarks (see --synthetic --help):\n"
+    "       gemma2 convert --synthetic 2b|9b|27b|tiny OUT [--dtype f32|bf16|q8|q4] ...\n";
 
 static int usage_error(const char *fmt, ...) {
     va_list ap;
@@ -279,8 +285,52 @@ static int import_tokenizer(const g2_hf_checkpoint *ck, uint8_t **tok, size_t *s
 
 /* ---- conversion ---------------------------------------------------------------- */
 
+/* Quantized tensors are written in whole rows: all block quants first, then the
+ * scales (lib/tensor/quant.h), which are kept until the end. */
+static int write_quantized(g2_model_writer *w, const tensor_job *job, progress *p, char *err, size_t cap) {
+    const g2_st_tensor *t = job->src;
+    const size_t in_size = g2_st_dtype_size(t->dtype);
+    const uint64_t rows = t->dims[0];
+    const uint32_t cols = (uint32_t)t->dims[1], nb = g2_q_blocks(cols);
+    const int q4 = job->out_type == G2_TYPE_Q4;
+    const size_t block_bytes = q4 ? G2_QK / 2 : G2_QK;
+    const uint64_t chunk_rows = CHUNK_ELEMS / cols ? CHUNK_ELEMS / cols : 1;
+    float *f = malloc(chunk_rows * cols * sizeof *f);
+    uint8_t *qs = malloc(chunk_rows * nb * block_bytes);
+    uint16_t *d = malloc(rows * nb * sizeof *d);
+    int rc = -1;
+    if (!f || !qs || !d) {
+        g2_fail(err, cap, "out of memory quantizing '%s'", job->name);
+        goto out;
+    }
+    if (g2_writer_begin_tensor(w, err, cap) != 0)
+        goto out;
+    for (uint64_t r = 0; r < rows; r += chunk_rows) {
+        uint64_t n = rows - r < chunk_rows ? rows - r : chunk_rows;
+        convert_chunk(f, G2_TYPE_F32, t->data + r * cols * in_size, t->dtype, (size_t)(n * cols));
+        if (q4)
+            g2_quantize_q4(f, n, cols, qs, d + r * nb);
+        else
+            g2_quantize_q8(f, n, cols, (int8_t *)qs, d + r * nb);
+        if (g2_writer_append(w, qs, (size_t)(n * nb * block_bytes), err, cap) != 0)
+            goto out;
+        p->raw_done += n * nb * (block_bytes + 2);
+        progress_draw(p, w, 0);
+    }
+    if (g2_writer_append(w, d, (size_t)(rows * nb * sizeof *d), err, cap) != 0)
+        goto out;
+    rc = g2_writer_end_tensor(w, err, cap);
+out:
+    free(f);
+    free(qs);
+    free(d);
+    return rc;
+}
+
 static int write_tensor(g2_model_writer *w, const tensor_job *job, void *buf, progress *p, char *err,
                         size_t cap) {
+    if (g2_type_is_quantized(job->out_type))
+        return write_quantized(w, job, p, err, cap);
     const g2_st_tensor *t = job->src;
     size_t in_size = g2_st_dtype_size(t->dtype);
     uint64_t count = t->size / in_size;
@@ -345,12 +395,19 @@ static int convert(const char *src_dir, const char *out, int dtype, int compress
     uint32_t matrix_type = dtype >= 0 ? (uint32_t)dtype : default_matrix_type(jobs, n_jobs);
     for (size_t i = 0; i < n_jobs; i++) {
         jobs[i].out_type = g2_role_is_norm(jobs[i].role) ? G2_TYPE_F32 : matrix_type;
+        /* q4 models keep the tied embedding in q8: it is also the output projection, so
+         * its error reaches every logit (docs/quantization.md) */
+        if (jobs[i].role == G2_ROLE_EMBED && matrix_type == G2_TYPE_Q4)
+            jobs[i].out_type = G2_TYPE_Q8;
         specs[i].name = jobs[i].name;
         specs[i].type = jobs[i].out_type;
         specs[i].n_dims = jobs[i].src->n_dims;
         memcpy(specs[i].dims, jobs[i].src->dims, sizeof specs[i].dims);
-        p->raw_total +=
-            jobs[i].src->size / g2_st_dtype_size(jobs[i].src->dtype) * g2_type_size(jobs[i].out_type);
+        p->raw_total += g2_type_is_quantized(jobs[i].out_type)
+                            ? g2_q_bytes(jobs[i].out_type == G2_TYPE_Q4, jobs[i].src->dims[0],
+                                         (uint32_t)jobs[i].src->dims[1])
+                            : jobs[i].src->size / g2_st_dtype_size(jobs[i].src->dtype) *
+                                  g2_type_size(jobs[i].out_type);
     }
     const g2_meta_entry meta[] = {
         {.key = "general.converter", .value = "gemma2 " GEMMA2_VERSION_STRING},
@@ -377,7 +434,7 @@ static int convert(const char *src_dir, const char *out, int dtype, int compress
     if (p->enabled) {
         progress_clear(p);
         fprintf(stderr, "gemma2 convert: wrote %s: %zu tensors, %.1f MB of %s weights%s\n", out, n_jobs,
-                (double)data_bytes / 1e6, matrix_type == G2_TYPE_F32 ? "f32" : "bf16",
+                (double)data_bytes / 1e6, gemma2_type_name((int32_t)matrix_type),
                 compress ? " (zstd)" : "");
     }
     rc = 0;
@@ -393,6 +450,8 @@ out:
 }
 
 int g2_cli_convert(int argc, char **argv) {
+    if (g2_synthetic_requested(argc, argv))
+        return g2_cli_convert_synthetic(argc, argv);
     const char *src = NULL, *out = NULL;
     int dtype = -1, compress = 0, options_done = 0;
     for (int i = 1; i < argc; i++) {
@@ -420,8 +479,12 @@ int g2_cli_convert(int argc, char **argv) {
                 dtype = G2_TYPE_F32;
             else if (strcmp(value, "bf16") == 0)
                 dtype = G2_TYPE_BF16;
+            else if (strcmp(value, "q8") == 0)
+                dtype = G2_TYPE_Q8;
+            else if (strcmp(value, "q4") == 0)
+                dtype = G2_TYPE_Q4;
             else
-                return usage_error("--dtype must be f32 or bf16, not '%s'", value);
+                return usage_error("--dtype must be f32, bf16, q8 or q4, not '%s'", value);
         } else if (!src) {
             src = a;
         } else if (!out) {

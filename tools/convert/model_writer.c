@@ -4,6 +4,7 @@
  * The bytes before data_offset are built in memory (they are small) and written
  * last, once every tensor's offset, size and digest is known. */
 #include "model_writer.h"
+#include "tensor/quant.h"
 #include "errbuf.h"
 
 #include <errno.h>
@@ -132,16 +133,22 @@ static int plan_entries(g2_model_writer *w, const g2_tensor_spec *specs, size_t 
         for (size_t j = 0; j < i; j++)
             if (strcmp(w->entries[j].name, s->name) == 0)
                 return g2_fail(err, cap, "tensor '%s' is planned twice", s->name);
-        if (g2_type_size(s->type) == 0)
+        const int quantized = g2_type_is_quantized(s->type);
+        if (g2_type_size(s->type) == 0 && !quantized)
             return g2_fail(err, cap, "tensor '%s': unknown type %u", s->name, s->type);
-        if (s->n_dims < 1 || s->n_dims > G2_MAX_DIMS)
-            return g2_fail(err, cap, "tensor '%s': rank %u not in 1..%d", s->name, s->n_dims, G2_MAX_DIMS);
-        uint64_t size = g2_type_size(s->type);
+        if (s->n_dims < 1 || s->n_dims > G2_MAX_DIMS || (quantized && s->n_dims != 2))
+            return g2_fail(err, cap, "tensor '%s': rank %u not allowed for its type", s->name, s->n_dims);
+        uint64_t size = quantized ? 1 : g2_type_size(s->type);
         for (uint32_t d = 0; d < s->n_dims; d++) {
             if (s->dims[d] != 0 && size > UINT64_MAX / s->dims[d])
                 return g2_fail(err, cap, "tensor '%s': size overflows", s->name);
             size *= s->dims[d];
             e->dims[d] = s->dims[d];
+        }
+        if (quantized) {
+            if (s->dims[1] > UINT32_MAX || s->dims[0] > ((uint64_t)1 << 40))
+                return g2_fail(err, cap, "tensor '%s': too large to quantize", s->name);
+            size = g2_q_bytes(s->type == G2_TYPE_Q4, s->dims[0], (uint32_t)s->dims[1]);
         }
         memcpy(e->name, s->name, len); /* entries are zeroed: NUL-padded */
         e->type = s->type;

@@ -22,6 +22,7 @@ int cmd_detokenize(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_bench_tokenizer(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* Prints "gemma2 CMD: error: MESSAGE" (the library's last error, or the status
  * name) and returns CLI_EXIT_ERROR. */

@@ -22,6 +22,7 @@ static const command commands[] = {
     {"chat", cmd_chat, "chat interactively, the conversation kept in one session"},
     {"tokenize", cmd_tokenize, "encode standard input into token ids"},
     {"detokenize", cmd_detokenize, "decode token ids into text"},
+    {"bench", cmd_bench, "measure prefill and decode speed against the memory-bandwidth roofline"},
     {"bench-tokenizer", cmd_bench_tokenizer, "measure the tokenizer's encode speed and memory"},
 };
 

@@ -1,0 +1,394 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* gemma2 bench MODEL [-t N] [-p 512] [-n 64] [-r 3] [--json]: prefill and decode
+ * speed (the llama-bench of gemma2), with the machine's memory read bandwidth
+ * measured in the same run and decode shown as a share of the bandwidth roofline. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gemma2/cli.h"
+#include "gemma2/cli_text.h"
+#include "gemma2/membw.h"
+
+static const char usage[] =
+    "usage: gemma2 bench MODEL [-t N] [-p N] [-n N] [-r N] [--json] [--seed N]\n"
+    "                    [--no-warmup] [--bw-mib N]\n"
+    "  Measures prefill and decode speed, like llama.cpp's llama-bench. Each\n"
+    "  repetition creates a fresh session (context p + n), feeds p random token ids\n"
+    "  in one call (prefill, timed) and then decodes n tokens one step at a time\n"
+    "  (greedy, timed). Speeds are the mean and sample standard deviation over the\n"
+    "  repetitions. In the same run it measures the memory read bandwidth with the\n"
+    "  same number of threads and shows decode as a share of the roofline\n"
+    "  bandwidth / (weight bytes read per token): every weight, the tied embedding\n"
+    "  included, is read once per decoded token. The KV cache read is not counted\n"
+    "  (its estimate is printed; it is small next to the weights at these lengths).\n"
+    "  GB = 10^9 bytes.\n"
+    "  -t, --threads N  compute threads, and bandwidth threads (default: all CPUs)\n"
+    "  -p, --prompt N   prompt tokens fed in one prefill call (default 512)\n"
+    "  -n, --gen N      tokens decoded per repetition (default 64; 0 = prefill only)\n"
+    "  -r, --reps N     repetitions (default 3)\n"
+    "  --json           one JSON object on stdout instead of the table: prefill_tok_s,\n"
+    "                   prefill_tok_s_stddev, decode_tok_s, decode_tok_s_stddev (null\n"
+    "                   with -n 0), bandwidth_gb_s, roofline_tok_s, roofline_share,\n"
+    "                   model_bytes (weight bytes in memory), file_bytes, parameters,\n"
+    "                   bits_per_weight, threads, prompt_tokens, gen_tokens, reps, ...\n"
+    "  --seed N         seed of the random prompt ids (default 1234)\n"
+    "  --no-warmup      skip the untimed warm-up run (a short feed and one step that\n"
+    "                   bring every weight into memory before the first timing)\n"
+    "  --bw-mib N       bandwidth buffer in MiB (default: 1024, or 4x the largest\n"
+    "                   cache if that is more)\n";
+
+#define CMD "bench"
+#define BW_PASSES 5
+#define WARMUP_TOKENS 8
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static uint64_t splitmix64(uint64_t *state) {
+    uint64_t z = (*state += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+typedef struct stats {
+    double mean, stddev; /* stddev: sample (n - 1), 0 for one value */
+} stats;
+
+static stats stats_of(const double *v, long long n) {
+    stats s = {0, 0};
+    for (long long i = 0; i < n; i++)
+        s.mean += v[i];
+    s.mean /= (double)n;
+    if (n > 1) {
+        double ss = 0;
+        for (long long i = 0; i < n; i++)
+            ss += (v[i] - s.mean) * (v[i] - s.mean);
+        s.stddev = sqrt(ss / (double)(n - 1));
+    }
+    return s;
+}
+
+/* Σ over tensors of Π dims. */
+static uint64_t parameter_count(const gemma2_model *m, uint32_t n_tensors) {
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < n_tensors; i++) {
+        gemma2_tensor_info ti;
+        gemma2_tensor_info_init(&ti, sizeof ti);
+        if (gemma2_model_tensor_info(m, i, &ti) != GEMMA2_OK)
+            continue;
+        uint64_t n = 1;
+        for (uint32_t d = 0; d < ti.n_dims; d++)
+            n *= ti.dims[d];
+        total += n;
+    }
+    return total;
+}
+
+/* Bytes of keys and values one decode step reads, averaged over the decode
+ * positions p .. p+n-1, for a cache of 4-byte elements: each layer reads a key and a
+ * value vector (n_kv_heads * head_dim) per attended position, local layers at most
+ * the sliding window. */
+static double kv_bytes_per_token(const gemma2_model *m, const gemma2_model_info *mi, uint64_t p, uint64_t n) {
+    if (n == 0)
+        return 0;
+    double per_pos = 2.0 * mi->n_kv_heads * mi->head_dim * 4.0, total = 0;
+    for (uint32_t l = 0; l < mi->n_layers; l++) {
+        int32_t kind = GEMMA2_LAYER_GLOBAL;
+        gemma2_model_layer_kind(m, l, &kind);
+        uint64_t window = kind == GEMMA2_LAYER_LOCAL && mi->sliding_window ? mi->sliding_window : UINT64_MAX;
+        for (uint64_t pos = p; pos < p + n; pos++) /* the step at pos attends to pos + 1 keys */
+            total += (double)(pos + 1 < window ? pos + 1 : window);
+    }
+    return total * per_pos / (double)n;
+}
+
+/* "1.234 GB" or "12.3 MB" (10^9, 10^6 bytes) into buf. */
+static const char *human_bytes(char *buf, size_t cap, double bytes) {
+    if (bytes >= 1e9)
+        snprintf(buf, cap, "%.3f GB", bytes / 1e9);
+    else
+        snprintf(buf, cap, "%.1f MB", bytes / 1e6);
+    return buf;
+}
+
+static void json_string(const char *s) {
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if (*p < 0x20)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    }
+    putchar('"');
+}
+
+static void json_runs(const double *v, long long n) {
+    putchar('[');
+    for (long long i = 0; i < n; i++)
+        printf("%s%.4f", i ? ", " : "", v[i]);
+    putchar(']');
+}
+
+typedef struct bench_args {
+    const char *path;
+    int threads; /* resolved: >= 1 */
+    long long prompt, gen, reps, bw_mib;
+    unsigned long long seed;
+    int json, warmup;
+} bench_args;
+
+/* Progress on a terminal only, erased before the results; fmt NULL erases it. */
+static void progress(const char *fmt, ...) {
+    static int shown;
+    if (!isatty(STDERR_FILENO))
+        return;
+    if (shown)
+        fputs("\r\033[K", stderr);
+    shown = 0;
+    if (!fmt)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fflush(stderr);
+    shown = 1;
+}
+
+/* One repetition: fresh session, timed prefill, timed decode. */
+static int run_once(gemma2_model *m, const bench_args *a, const int32_t *prompt, size_t n_prompt,
+                    long long n_gen, double *prefill_s, double *decode_s) {
+    gemma2_session *s;
+    if (cli_new_session(CMD, m, a->threads, (uint32_t)(n_prompt + (size_t)n_gen), &s))
+        return CLI_EXIT_ERROR;
+    double t0 = now_seconds();
+    gemma2_status st = gemma2_session_feed(s, prompt, n_prompt);
+    double t1 = now_seconds();
+    for (long long i = 0; st == GEMMA2_OK && i < n_gen; i++) {
+        gemma2_step_result r;
+        gemma2_step_result_init(&r, sizeof r);
+        st = gemma2_session_step(s, &r);
+    }
+    double t2 = now_seconds();
+    int rc = st == GEMMA2_OK ? 0 : cli_fail(CMD, st);
+    gemma2_session_free(s);
+    if (prefill_s)
+        *prefill_s = t1 - t0;
+    if (decode_s)
+        *decode_s = t2 - t1;
+    return rc;
+}
+
+static int parse_args(int argc, char **argv, bench_args *a) {
+    cli_common common = {0};
+    for (int i = 1; i < argc; i++) {
+        int r = cli_common_flag(CMD, usage, argc, argv, &i, &common);
+        if (r < 0)
+            return CLI_EXIT_USAGE;
+        if (r > 0) {
+            if (common.ctx)
+                return cli_usage_error(CMD, usage, "--ctx is not an option of bench: the context is -p + -n");
+            continue;
+        }
+        const char *o = argv[i];
+        long long *count = NULL, min = 0, max = 0;
+        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+            fputs(usage, stdout);
+            return -1;
+        } else if (!strcmp(o, "-p") || !strcmp(o, "--prompt")) {
+            count = &a->prompt, min = 1, max = 1 << 22;
+        } else if (!strcmp(o, "-n") || !strcmp(o, "--gen")) {
+            count = &a->gen, min = 0, max = 1 << 22;
+        } else if (!strcmp(o, "-r") || !strcmp(o, "--reps")) {
+            count = &a->reps, min = 1, max = 100000;
+        } else if (!strcmp(o, "--bw-mib")) {
+            count = &a->bw_mib, min = 1, max = 1 << 20;
+        } else if (!strcmp(o, "--seed")) {
+            long long v;
+            if (i + 1 >= argc || cli_parse_int(argv[i + 1], 0, INT64_MAX, &v))
+                return cli_usage_error(CMD, usage, "%s needs a non-negative integer", o);
+            a->seed = (unsigned long long)v;
+            i++;
+        } else if (!strcmp(o, "--json")) {
+            a->json = 1;
+        } else if (!strcmp(o, "--no-warmup")) {
+            a->warmup = 0;
+        } else if (o[0] == '-' && o[1] != '\0') {
+            return cli_usage_error(CMD, usage, "unknown option '%s'", o);
+        } else if (!a->path) {
+            a->path = o;
+        } else {
+            return cli_usage_error(CMD, usage, "unexpected argument '%s'", o);
+        }
+        if (count) {
+            if (i + 1 >= argc)
+                return cli_usage_error(CMD, usage, "%s needs a value", o);
+            if (cli_parse_int(argv[i + 1], min, max, count))
+                return cli_usage_error(CMD, usage, "bad value for %s: '%s' (an integer from %lld to %lld)", o,
+                                       argv[i + 1], min, max);
+            i++;
+        }
+    }
+    if (!a->path)
+        return cli_usage_error(CMD, usage, "missing MODEL");
+    if (common.threads > 0) {
+        a->threads = common.threads;
+    } else {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        a->threads = cpus < 1 ? 1 : cpus > 256 ? 256 : (int)cpus;
+    }
+    return 0;
+}
+
+int cmd_bench(int argc, char **argv) {
+    bench_args a = {.prompt = 512, .gen = 64, .reps = 3, .seed = 1234, .warmup = 1};
+    int rc = parse_args(argc, argv, &a);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+
+    gemma2_model *m;
+    /* digests are not checked: bench measures inference, and a 15 GB model would
+     * spend a minute on them; the warm-up run pages the weights in instead */
+    if (cli_open_model(CMD, a.path, a.threads, GEMMA2_MODEL_SKIP_VERIFY, &m))
+        return CLI_EXIT_ERROR;
+    int32_t *prompt = NULL;
+    double *pp = NULL, *tg = NULL;
+    gemma2_model_info mi;
+    gemma2_model_info_init(&mi, sizeof mi);
+    gemma2_model_get_info(m, &mi);
+    if ((uint64_t)a.prompt + (uint64_t)a.gen > mi.context_length) {
+        rc = cli_error(CMD, "-p %lld + -n %lld = %lld tokens do not fit the model's context length %u",
+                       a.prompt, a.gen, a.prompt + a.gen, (unsigned)mi.context_length);
+        goto done;
+    }
+    uint64_t params = parameter_count(m, mi.n_tensors);
+    double bpw = params ? (double)mi.weight_bytes * 8.0 / (double)params : 0;
+
+    prompt = malloc((size_t)a.prompt * sizeof *prompt);
+    pp = calloc((size_t)a.reps, sizeof *pp);
+    tg = calloc((size_t)a.reps, sizeof *tg);
+    if (!prompt || !pp || !tg) {
+        rc = cli_error(CMD, "out of memory");
+        goto done;
+    }
+    uint64_t rng = a.seed;
+    for (long long i = 0; i < a.prompt; i++) /* any id of the vocabulary, specials included */
+        prompt[i] = (int32_t)(splitmix64(&rng) % mi.vocab_size);
+
+    /* Bandwidth first, while the weights are not yet paged in: the buffer and the
+     * model are then never both resident. */
+    progress("gemma2 bench: measuring the memory bandwidth with %d thread%s", a.threads,
+             a.threads == 1 ? "" : "s");
+    cli_membw bw;
+    char err[256];
+    size_t bw_bytes = a.bw_mib ? (size_t)a.bw_mib << 20 : cli_membw_default_bytes((size_t)1 << 30);
+    if (bw_bytes < cli_membw_default_bytes(0))
+        fprintf(stderr,
+                "gemma2 bench: note: a bandwidth buffer of %lld MiB is not much larger than the caches: "
+                "the bandwidth may come out too high\n",
+                a.bw_mib);
+    if (cli_membw_measure(a.threads, bw_bytes, BW_PASSES, &bw, err, sizeof err) != 0) {
+        progress(NULL);
+        rc = cli_error(CMD, "%s", err);
+        goto done;
+    }
+
+    if (a.warmup) {
+        progress("gemma2 bench: warm-up");
+        size_t n = a.prompt < WARMUP_TOKENS ? (size_t)a.prompt : WARMUP_TOKENS;
+        if ((rc = run_once(m, &a, prompt, n, a.gen > 0 ? 1 : 0, NULL, NULL)) != 0)
+            goto done;
+    }
+    for (long long r = 0; r < a.reps; r++) {
+        progress("gemma2 bench: repetition %lld of %lld", r + 1, a.reps);
+        double ps, ds;
+        if ((rc = run_once(m, &a, prompt, (size_t)a.prompt, a.gen, &ps, &ds)) != 0)
+            goto done;
+        pp[r] = ps > 0 ? (double)a.prompt / ps : 0;
+        tg[r] = ds > 0 ? (double)a.gen / ds : 0;
+    }
+    progress(NULL);
+
+    stats pps = stats_of(pp, a.reps), tgs = stats_of(tg, a.reps);
+    double roof = mi.weight_bytes ? bw.gb_s * 1e9 / (double)mi.weight_bytes : 0;
+    double share = roof > 0 ? tgs.mean / roof : 0;
+    double kv = kv_bytes_per_token(m, &mi, (uint64_t)a.prompt, (uint64_t)a.gen);
+    const char *type = gemma2_type_name(mi.weight_type);
+    if (a.json) {
+        printf("{\"model\": ");
+        json_string(a.path);
+        printf(
+            ", \"weight_type\": \"%s\", \"parameters\": %llu, \"model_bytes\": %llu, \"file_bytes\": %llu, "
+            "\"bits_per_weight\": %.4f, \"threads\": %d, \"prompt_tokens\": %lld, \"gen_tokens\": %lld, "
+            "\"reps\": %lld, \"warmup\": %s, \"seed\": %llu, ",
+            type, (unsigned long long)params, (unsigned long long)mi.weight_bytes,
+            (unsigned long long)mi.file_size, bpw, a.threads, a.prompt, a.gen, a.reps,
+            a.warmup ? "true" : "false", a.seed);
+        printf("\"prefill_tok_s\": %.4f, \"prefill_tok_s_stddev\": %.4f, \"prefill_tok_s_runs\": ", pps.mean,
+               pps.stddev);
+        json_runs(pp, a.reps);
+        if (a.gen > 0) {
+            printf(", \"decode_tok_s\": %.4f, \"decode_tok_s_stddev\": %.4f, \"decode_tok_s_runs\": ",
+                   tgs.mean, tgs.stddev);
+            json_runs(tg, a.reps);
+        } else {
+            printf(", \"decode_tok_s\": null, \"decode_tok_s_stddev\": null, \"decode_tok_s_runs\": []");
+        }
+        printf(", \"bandwidth_gb_s\": %.3f, \"bandwidth_mean_gb_s\": %.3f, \"bandwidth_bytes\": %zu, "
+               "\"bandwidth_passes\": %d, \"roofline_tok_s\": %.4f, ",
+               bw.gb_s, bw.mean_gb_s, bw.bytes, bw.passes, roof);
+        if (a.gen > 0)
+            printf("\"roofline_share\": %.6f, \"kv_bytes_per_token_f32\": %.0f}\n", share, kv);
+        else
+            printf("\"roofline_share\": null, \"kv_bytes_per_token_f32\": null}\n");
+    } else {
+        char wb[32], fb[32], bb[32], kb[32];
+        printf("model:      %s\n", a.path);
+        printf("weights:    %s, %.3f %s parameters, %.2f bits per weight\n", type,
+               params >= 1000000000u ? (double)params / 1e9 : (double)params / 1e6,
+               params >= 1000000000u ? "B" : "M", bpw);
+        printf("bytes:      %s of weights in memory, file %s (GB = 10^9 bytes)\n",
+               human_bytes(wb, sizeof wb, (double)mi.weight_bytes),
+               human_bytes(fb, sizeof fb, (double)mi.file_size));
+        printf("threads:    %d\n", a.threads);
+        printf("bandwidth:  %.1f GB/s memory read (best of %d passes over %s, %d threads; mean %.1f)\n",
+               bw.gb_s, bw.passes, human_bytes(bb, sizeof bb, (double)bw.bytes), bw.threads, bw.mean_gb_s);
+        printf("\n%-10s %12s %12s %6s\n", "test", "tok/s", "stddev", "reps");
+        char name[32];
+        snprintf(name, sizeof name, "pp%lld", a.prompt);
+        printf("%-10s %12.2f %12.2f %6lld\n", name, pps.mean, pps.stddev, a.reps);
+        if (a.gen > 0) {
+            snprintf(name, sizeof name, "tg%lld", a.gen);
+            printf("%-10s %12.2f %12.2f %6lld\n", name, tgs.mean, tgs.stddev, a.reps);
+            printf("\nroofline:   decode %.2f tok/s = %.1f%% of %.2f tok/s (%.1f GB/s / %s of weights read "
+                   "per token)\n",
+                   tgs.mean, share * 100, roof, bw.gb_s, wb);
+            double kv_share = mi.weight_bytes ? kv / (double)mi.weight_bytes : 0;
+            printf("            the KV cache read is left out, %s at this length: about %s per token\n"
+                   "            (%.1f%% of the weights, for a 4-byte cache)\n",
+                   kv_share < 0.1 ? "small" : "NOT small", human_bytes(kb, sizeof kb, kv), kv_share * 100);
+        } else {
+            printf("\nroofline:   %.2f tok/s (%.1f GB/s / %s of weights); no decode measured (-n 0)\n", roof,
+                   bw.gb_s, wb);
+        }
+    }
+    rc = cli_flush_stdout(CMD);
+done:
+    progress(NULL);
+    free(tg);
+    free(pp);
+    free(prompt);
+    gemma2_model_close(m);
+    return rc;
+}

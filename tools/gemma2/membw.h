@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Memory read bandwidth of this machine, as `gemma2 bench` uses it for the decode
+ * roofline: n threads sum disjoint slices of one buffer much larger than the caches,
+ * read-only, one 64-bit word per 64-byte cache line (the memory still moves every
+ * line: see sum_lines in membw.c); the best of several passes is kept. */
+#ifndef G2_CLI_MEMBW_H
+#define G2_CLI_MEMBW_H
+
+#include <stddef.h>
+
+typedef struct cli_membw {
+    double gb_s;      /* best pass: bytes read / seconds / 1e9 */
+    double mean_gb_s; /* mean over the passes */
+    size_t bytes;     /* buffer size read per pass */
+    int threads;      /* threads that read */
+    int passes;       /* timed passes */
+} cli_membw;
+
+/* Buffer size for a measurement: at least min_bytes, and at least four times the
+ * largest cache the C library reports (sysconf), rounded up to 64 MiB. */
+size_t cli_membw_default_bytes(size_t min_bytes);
+
+/* Allocates `bytes` once, writes every page from the threads that will read it (so
+ * that first-touch placement and page faults stay out of the timing), then runs
+ * `passes` timed read passes with `threads` threads (the caller's thread is one of
+ * them) and frees the buffer. Returns 0, or -1 with a one-line message in err
+ * (allocation or thread creation failed). */
+int cli_membw_measure(int threads, size_t bytes, int passes, cli_membw *out, char *err, size_t err_cap);
+
+#endif
