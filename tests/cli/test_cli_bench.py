@@ -200,6 +200,7 @@ class TestBench(SyntheticTest):
                 self.assertEqual(len(j['decode_tok_s_runs']), 2)
                 self.assertAlmostEqual(j['decode_tok_s'], sum(j['decode_tok_s_runs']) / 2, delta=1e-3)
                 self.assertEqual(j['weight_type'], dtype)
+                self.assertIn(j['kernels'], ('scalar', 'avx2', 'avx512', 'neon'))
                 fields, _ = info_fields(self.g2('info', m, code=0).out)
                 self.assertEqual(j['model_bytes'], int(fields['weight bytes']))
                 self.assertEqual(j['file_bytes'], os.path.getsize(m))
@@ -219,7 +220,7 @@ class TestBench(SyntheticTest):
         m = self.tiny('q8')
         r = self.g2('bench', m, '-p', '8', '-n', '4', '-r', '1', '-t', '1', code=0)
         for pat in (r'^model:\s+' + re.escape(m), r'q8, [\d.]+ M parameters, 8\.\d\d bits per weight',
-                    r'threads:\s+1\b', r'bandwidth:\s+[\d.]+ GB/s', r'^pp8\s+[\d.]+\s+[\d.]+\s+1$',
+                    r'threads:\s+1 \(kernels: \w+\)', r'bandwidth:\s+[\d.]+ GB/s', r'^pp8\s+[\d.]+\s+[\d.]+\s+1$',
                     r'^tg4\s+[\d.]+\s+[\d.]+\s+1$', r'roofline:\s+decode [\d.]+ tok/s = [\d.]+% of',
                     r'KV cache'):
             self.assertRegex(r.out, re.compile(pat, re.M))

@@ -35,7 +35,8 @@ static const char usage[] =
     "                   prefill_tok_s_stddev, decode_tok_s, decode_tok_s_stddev (null\n"
     "                   with -n 0), bandwidth_gb_s, roofline_tok_s, roofline_share,\n"
     "                   model_bytes (weight bytes in memory), file_bytes, parameters,\n"
-    "                   bits_per_weight, threads, prompt_tokens, gen_tokens, reps, ...\n"
+    "                   bits_per_weight, threads, kernels, prompt_tokens, gen_tokens,\n"
+    "                   reps, the runs' speeds, ...\n"
     "  --seed N         seed of the random prompt ids (default 1234)\n"
     "  --no-warmup      skip the untimed warm-up run (a short feed and one step that\n"
     "                   bring every weight into memory before the first timing)\n"
@@ -293,6 +294,12 @@ int cmd_bench(int argc, char **argv) {
     cli_membw bw;
     char err[256];
     size_t bw_bytes = a.bw_mib ? (size_t)a.bw_mib << 20 : cli_membw_default_bytes((size_t)1 << 30);
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0 && bw_bytes / 2 > (size_t)pages / 4 * (size_t)page) {
+        rc = cli_error(CMD, "a bandwidth buffer of %zu MiB is more than half of this machine's memory",
+                       bw_bytes >> 20);
+        goto done;
+    }
     if (bw_bytes < cli_membw_default_bytes(0))
         fprintf(stderr,
                 "gemma2 bench: note: a bandwidth buffer of %lld MiB is not much larger than the caches: "
@@ -325,16 +332,17 @@ int cmd_bench(int argc, char **argv) {
     double share = roof > 0 ? tgs.mean / roof : 0;
     double kv = kv_bytes_per_token(m, &mi, (uint64_t)a.prompt, (uint64_t)a.gen);
     const char *type = gemma2_type_name(mi.weight_type);
+    const char *kernels = gemma2_cpu_kernels(); /* the table chosen when the model was opened */
     if (a.json) {
         printf("{\"model\": ");
         json_string(a.path);
         printf(
             ", \"weight_type\": \"%s\", \"parameters\": %llu, \"model_bytes\": %llu, \"file_bytes\": %llu, "
             "\"bits_per_weight\": %.4f, \"threads\": %d, \"prompt_tokens\": %lld, \"gen_tokens\": %lld, "
-            "\"reps\": %lld, \"warmup\": %s, \"seed\": %llu, ",
+            "\"reps\": %lld, \"warmup\": %s, \"seed\": %llu, \"kernels\": \"%s\", ",
             type, (unsigned long long)params, (unsigned long long)mi.weight_bytes,
             (unsigned long long)mi.file_size, bpw, a.threads, a.prompt, a.gen, a.reps,
-            a.warmup ? "true" : "false", a.seed);
+            a.warmup ? "true" : "false", a.seed, kernels);
         printf("\"prefill_tok_s\": %.4f, \"prefill_tok_s_stddev\": %.4f, \"prefill_tok_s_runs\": ", pps.mean,
                pps.stddev);
         json_runs(pp, a.reps);
@@ -361,9 +369,10 @@ int cmd_bench(int argc, char **argv) {
         printf("bytes:      %s of weights in memory, file %s (GB = 10^9 bytes)\n",
                human_bytes(wb, sizeof wb, (double)mi.weight_bytes),
                human_bytes(fb, sizeof fb, (double)mi.file_size));
-        printf("threads:    %d\n", a.threads);
-        printf("bandwidth:  %.1f GB/s memory read (best of %d passes over %s, %d threads; mean %.1f)\n",
-               bw.gb_s, bw.passes, human_bytes(bb, sizeof bb, (double)bw.bytes), bw.threads, bw.mean_gb_s);
+        printf("threads:    %d (kernels: %s)\n", a.threads, kernels);
+        printf("bandwidth:  %.1f GB/s memory read (best of %d passes over %s, %d thread%s; mean %.1f)\n",
+               bw.gb_s, bw.passes, human_bytes(bb, sizeof bb, (double)bw.bytes), bw.threads,
+               bw.threads == 1 ? "" : "s", bw.mean_gb_s);
         printf("\n%-10s %12s %12s %6s\n", "test", "tok/s", "stddev", "reps");
         char name[32];
         snprintf(name, sizeof name, "pp%lld", a.prompt);
