@@ -24,6 +24,10 @@
 
 #define G2_QK 32
 
+/* Activation blocks whose largest |x| is below this are quantized as zeros (their
+ * scale 127 / max|x| would overflow a float). */
+#define G2_ACT_TINY 0x1p-100f
+
 static inline uint32_t g2_q_blocks(uint32_t cols) { return (cols + G2_QK - 1) / G2_QK; }
 
 /* Bytes of a quantized [rows, cols] tensor (type G2_TYPE_Q8 or G2_TYPE_Q4). */

@@ -95,7 +95,22 @@ static void test_blocks(void) {
     free(w), free(q8), free(q4), free(d8), free(d4);
 }
 
+/* A block of tiny values (127 / max|x| would overflow) quantizes to zeros, not -127s. */
+static void test_tiny_activations(void) {
+    float x[40] = {1e-38f, -3e-39f};
+    int8_t qs[64];
+    float d[2];
+    int32_t sum[2];
+    g2_kernels_scalar.quantize_act(x, 40, qs, d, sum);
+    int nonzero = 0;
+    for (int i = 0; i < 64; i++)
+        nonzero += qs[i] != 0;
+    CHECK(nonzero == 0 && sum[0] == 0 && d[0] == 0.0f, "tiny block: %d nonzero quants, sum %d, d %g", nonzero,
+          (int)sum[0], (double)d[0]);
+}
+
 int main(void) {
+    test_tiny_activations();
     test_f16();
     test_blocks();
     return tu_finish("test_quant");

@@ -63,8 +63,9 @@ static void quantize_act(const float *x, uint32_t n, int8_t *qs, float *d, int32
         m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
         m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
         const float amax = _mm_cvtss_f32(m4);
-        const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
-        d[b] = amax / 127.0f;
+        /* below 2^-100 a block is zero: 127 / amax would overflow to inf (G2_ACT_TINY) */
+        const float id = amax >= G2_ACT_TINY ? 127.0f / amax : 0.0f;
+        d[b] = amax >= G2_ACT_TINY ? amax / 127.0f : 0.0f;
         const __m256 vid = _mm256_set1_ps(id);
         __m256i q[4];
         for (int k = 0; k < 4; k++) {

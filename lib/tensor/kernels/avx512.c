@@ -52,8 +52,9 @@ static void quantize_act(const float *x, uint32_t n, int8_t *qs, float *d, int32
         __m512 m =
             _mm512_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), zero), _mm512_max_ps(_mm512_abs_ps(v1), zero));
         const float amax = _mm512_reduce_max_ps(m);
-        const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
-        d[b] = amax / 127.0f;
+        /* below 2^-100 a block is zero: 127 / amax would overflow to inf (G2_ACT_TINY) */
+        const float id = amax >= G2_ACT_TINY ? 127.0f / amax : 0.0f;
+        d[b] = amax >= G2_ACT_TINY ? amax / 127.0f : 0.0f;
         const __m512 vid = _mm512_set1_ps(id);
         __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, vid));
         __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, vid));

@@ -49,8 +49,9 @@ static void quantize_act(const float *x, uint32_t n, int8_t *qs, float *d, int32
             m = vmaxnmq_f32(m, vabsq_f32(v[k])); /* a NaN |v| leaves m */
         }
         const float amax = vmaxnmvq_f32(m);
-        const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
-        d[b] = amax / 127.0f;
+        /* below 2^-100 a block is zero: 127 / amax would overflow to inf (G2_ACT_TINY) */
+        const float id = amax >= G2_ACT_TINY ? 127.0f / amax : 0.0f;
+        d[b] = amax >= G2_ACT_TINY ? amax / 127.0f : 0.0f;
         const int32x4_t lo = vdupq_n_s32(-127), hi = vdupq_n_s32(127);
         int32x4_t s = vdupq_n_s32(0);
         int16x8_t h[4];

@@ -17,8 +17,9 @@ static void quantize_act(const float *x, uint32_t n, int8_t *qs, float *d, int32
         float amax = 0.0f;
         for (int i = 0; i < G2_QK; i++)
             amax = fmaxf(amax, fabsf(block[i]));
-        const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
-        d[b] = amax / 127.0f;
+        /* below 2^-100 a block is zero: 127 / amax would overflow to inf (G2_ACT_TINY) */
+        const float id = amax >= G2_ACT_TINY ? 127.0f / amax : 0.0f;
+        d[b] = amax >= G2_ACT_TINY ? amax / 127.0f : 0.0f;
         int32_t s = 0;
         for (int i = 0; i < G2_QK; i++) {
             long q = lrintf(block[i] * id);
