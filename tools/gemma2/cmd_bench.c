@@ -171,10 +171,17 @@ static void progress(const char *fmt, ...) {
 static int run_once(gemma2_model *m, const bench_args *a, const int32_t *prompt, size_t n_prompt,
                     long long n_gen, double *prefill_s, double *decode_s) {
     gemma2_session *s;
-    if (cli_new_session(CMD, m, a->threads, (uint32_t)(n_prompt + (size_t)n_gen), &s))
-        return CLI_EXIT_ERROR;
+    gemma2_session_options o;
+    gemma2_session_options_init(&o, sizeof o);
+    o.n_threads = a->threads;
+    o.n_ctx = (uint32_t)(n_prompt + (size_t)n_gen);
+    gemma2_status st = gemma2_session_new(m, &o, &s);
+    if (st != GEMMA2_OK) {
+        progress(NULL); /* the error gets a line of its own */
+        return cli_fail(CMD, st);
+    }
     double t0 = now_seconds();
-    gemma2_status st = gemma2_session_feed(s, prompt, n_prompt);
+    st = gemma2_session_feed(s, prompt, n_prompt);
     double t1 = now_seconds();
     for (long long i = 0; st == GEMMA2_OK && i < n_gen; i++) {
         gemma2_step_result r;
@@ -182,7 +189,11 @@ static int run_once(gemma2_model *m, const bench_args *a, const int32_t *prompt,
         st = gemma2_session_step(s, &r);
     }
     double t2 = now_seconds();
-    int rc = st == GEMMA2_OK ? 0 : cli_fail(CMD, st);
+    int rc = 0;
+    if (st != GEMMA2_OK) {
+        progress(NULL);
+        rc = cli_fail(CMD, st);
+    }
     gemma2_session_free(s);
     if (prefill_s)
         *prefill_s = t1 - t0;
@@ -289,8 +300,6 @@ int cmd_bench(int argc, char **argv) {
 
     /* Bandwidth first, while the weights are not yet paged in: the buffer and the
      * model are then never both resident. */
-    progress("gemma2 bench: measuring the memory bandwidth with %d thread%s", a.threads,
-             a.threads == 1 ? "" : "s");
     cli_membw bw;
     char err[256];
     size_t bw_bytes = a.bw_mib ? (size_t)a.bw_mib << 20 : cli_membw_default_bytes((size_t)1 << 30);
@@ -305,6 +314,8 @@ int cmd_bench(int argc, char **argv) {
                 "gemma2 bench: note: a bandwidth buffer of %lld MiB is not much larger than the caches: "
                 "the bandwidth may come out too high\n",
                 a.bw_mib);
+    progress("gemma2 bench: measuring the memory bandwidth with %d thread%s", a.threads,
+             a.threads == 1 ? "" : "s");
     if (cli_membw_measure(a.threads, bw_bytes, BW_PASSES, &bw, err, sizeof err) != 0) {
         progress(NULL);
         rc = cli_error(CMD, "%s", err);
