@@ -37,6 +37,20 @@ class TestUsage(CliTest):
         r = self.g2('--version', code=0)
         self.assertRegex(r.out, r'^gemma2 \d+\.\d+\.\d+')
 
+    def test_info_cpu(self):
+        r = self.g2('info', '--cpu', code=0)
+        self.assertRegex(r.out, r'(?m)^kernels: (scalar|avx2|avx512|neon)')
+        forced = os.environ.get('GEMMA2_ISA')
+        try:
+            os.environ['GEMMA2_ISA'] = 'scalar'  # forcing can always lower to scalar
+            r = self.g2('info', '--cpu', code=0)
+            self.assertRegex(r.out, r'(?m)^kernels: scalar')
+        finally:
+            if forced is None:
+                del os.environ['GEMMA2_ISA']
+            else:
+                os.environ['GEMMA2_ISA'] = forced
+
     def test_usage_errors(self):
         m = self.model('tiny-a', '--dtype', 'bf16')
         src = os.path.join(clitest.DATA, 'tiny-a')

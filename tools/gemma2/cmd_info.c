@@ -7,6 +7,8 @@
 
 static const char usage[] =
     "usage: gemma2 info MODEL [-t N]\n"
+    "       gemma2 info --cpu\n"
+    "  --cpu  the CPU features seen and the kernel table chosen (GEMMA2_ISA may lower it)\n"
     "  Prints the model's config, every tensor (type, shape, bytes) and the file digest.\n"
     "  Digests are not checked here: use `gemma2 verify MODEL`.\n";
 
@@ -26,6 +28,14 @@ int cmd_info(int argc, char **argv) {
             continue;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(usage, stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--cpu")) {
+            char text[1024];
+            size_t len;
+            if (gemma2_cpu_describe(text, sizeof text, &len) != GEMMA2_OK)
+                return cli_fail("info", GEMMA2_ERR_BUFFER_TOO_SMALL);
+            fputs(text, stdout); /* already ends with a newline */
             return 0;
         }
         if (argv[i][0] == '-' || path)
