@@ -57,21 +57,6 @@ static int usage_error(const char *fmt, ...) {
 
 /* ---- element conversions ------------------------------------------------------ */
 
-static uint32_t f16_to_f32_bits(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
-    if (exp == 0x1f)
-        return sign | 0x7f800000u | (mant << 13); /* inf, NaN keeps payload */
-    if (exp != 0)
-        return sign | ((exp + 112) << 23) | (mant << 13);
-    if (mant == 0)
-        return sign;
-    /* subnormal: mant * 2^-24 = 2^(p-24) * 1.f, p = position of the leading one */
-    uint32_t p = 9;
-    while (!(mant >> p))
-        p--;
-    return sign | ((p + 103) << 23) | ((mant << (23 - p)) & 0x7fffffu);
-}
 
 /* Round to nearest, ties to even; NaNs stay NaN (quieted, sign kept). */
 static uint16_t f32_bits_to_bf16(uint32_t x) {
@@ -81,12 +66,20 @@ static uint16_t f32_bits_to_bf16(uint32_t x) {
     return (uint16_t)(x >> 16);
 }
 
+/* IEEE half → float bits (exact; NaN payloads kept), via lib/tensor/quantize.c. */
+static uint32_t f16_bits(uint16_t h) {
+    float f = g2_f16_to_f32(h);
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    return bits;
+}
+
 static uint32_t load_f32_bits(const uint8_t *src, uint32_t st_dtype, size_t i) {
     uint16_t h;
     uint32_t f;
     switch (st_dtype) {
     case G2_ST_BF16: memcpy(&h, src + 2 * i, 2); return (uint32_t)h << 16;
-    case G2_ST_F16: memcpy(&h, src + 2 * i, 2); return f16_to_f32_bits(h);
+    case G2_ST_F16: memcpy(&h, src + 2 * i, 2); return f16_bits(h);
     default: memcpy(&f, src + 4 * i, 4); return f;
     }
 }

@@ -76,8 +76,6 @@ static const synth_shape shapes[] = {
 #if defined(__GNUC__)
 __attribute__((format(printf, 1, 2)))
 #endif
-static int
-usage_error(const char *fmt, ...);
 static int usage_error(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
