@@ -167,8 +167,12 @@ static gemma2_status read_tokenizer(gemma2_model *m) {
         if (m->tokenizer->n_pieces > m->cfg.vocab_size)
             return g2_error(GEMMA2_ERR_FORMAT, "the tokenizer has %u pieces, more than the model's vocabulary of %u",
                             (unsigned)m->tokenizer->n_pieces, (unsigned)m->cfg.vocab_size);
-        return GEMMA2_OK;
+        break;
     }
+    /* nothing else reads the records: do not keep a second copy of the vocabulary */
+    free(m->meta);
+    m->meta = NULL;
+    m->meta_size = 0;
     return GEMMA2_OK;
 }
 

@@ -48,7 +48,7 @@ struct gemma2_model {
     g2_mapped_file file;
     void *unpacked; /* decompressed tensors (anonymous mapping), or NULL */
     size_t unpacked_size;
-    uint8_t *meta; /* raw metadata records */
+    uint8_t *meta; /* raw metadata records, during open only (released once read) */
     uint64_t meta_size;
     g2_tensor *tensors;
     uint32_t n_tensors;
