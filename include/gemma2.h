@@ -120,6 +120,10 @@ GEMMA2_API const char *gemma2_type_name(int32_t type);
 
 /* Model open flags. */
 #define GEMMA2_MODEL_SKIP_VERIFY 0x1u /* do not check tensor digests at open */
+/* Read the file into private memory (transparent huge pages requested) instead of
+ * mapping it: open costs a full read and the memory is not shared with other
+ * processes; single-thread decode was about 10% faster on a VM (docs/performance.md). */
+#define GEMMA2_MODEL_NO_MMAP 0x2u
 
 typedef struct gemma2_model_options {
     uint32_t struct_size;
@@ -449,10 +453,11 @@ GEMMA2_API gemma2_status gemma2_chat_tokenize(const gemma2_tokenizer *tok, const
 
 /* ---- CPU and kernels -----------------------------------------------------------
  * Matrix kernels exist per instruction set: "scalar" everywhere, "avx2" (AVX2 + FMA +
- * F16C) and "avx512" (F/BW/VL/VNNI) on x86-64, "neon" (dotprod) on aarch64. The best
- * one this CPU and OS support is chosen when a model is opened; the environment
- * variable GEMMA2_ISA=scalar|avx2|avx512|neon can only lower that choice (naming a
- * table the CPU lacks gives the best supported one below it; other values are
+ * F16C), "avx512" (F/BW/VL/VNNI) and "amx" (avx512 plus AMX-INT8 tiles for prompts)
+ * on x86-64, "neon" (dotprod) on aarch64. Every table computes the same bits. The
+ * best one this CPU and OS support is chosen when a model is opened; the environment
+ * variable GEMMA2_ISA=scalar|avx2|avx512|amx|neon can only lower that choice (naming
+ * a table the CPU lacks gives the best supported one below it; other values are
  * ignored). */
 
 /* Static name of the table a model opened now would use, e.g. "avx512". Never NULL.

@@ -27,7 +27,7 @@ gemma2_status gemma2_model_open(const char *path, const gemma2_model_options *op
         return st;
     CHECK_ARG(o.n_threads >= 0 && o.n_threads <= G2_MAX_THREADS, "n_threads %d is out of range 0..%d",
               (int)o.n_threads, G2_MAX_THREADS);
-    if (o.flags & ~(uint32_t)GEMMA2_MODEL_SKIP_VERIFY || o.reserved != 0)
+    if (o.flags & ~(uint32_t)(GEMMA2_MODEL_SKIP_VERIFY | GEMMA2_MODEL_NO_MMAP) || o.reserved != 0)
         return g2_error(GEMMA2_ERR_UNSUPPORTED, "unknown model open flags 0x%x", (unsigned)o.flags);
     return g2_model_load(path, o.n_threads, o.flags, o.expected_digest, out);
 }

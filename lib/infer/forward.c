@@ -22,16 +22,26 @@ static void quantize_input(gemma2_session *s, const float *x, uint32_t n, uint32
     const uint32_t nb = g2_q_blocks(cols);
     for (uint32_t t = 0; t < n; t++)
         s->model->kernels->quantize_act(x + (size_t)t * cols, cols, s->act.qs + (size_t)t * nb * G2_QK,
+                                        s->act.ql + (size_t)t * nb * G2_QK,
                                         s->act.d + (size_t)t * nb, s->act.sum + (size_t)t * nb);
     s->act.nb = nb;
 }
 
-/* y = x · Wᵀ; for a quantized W, x must be what quantize_input saw last. */
+/* The matmul input x [n][cols]; quantized weights read what quantize_input saw last. */
+static g2_matmul_input input(gemma2_session *s, const float *x, uint32_t n) {
+    return (g2_matmul_input){.x = x,
+                             .A = &s->act,
+                             .kernels = s->model->kernels,
+                             .n_tok = n,
+                             .scratch = s->row_scratch,
+                             .scratch_stride = s->row_stride};
+}
+
+/* y = x · Wᵀ. */
 static void matmul(gemma2_session *s, float *y, const g2_matrix *W, const float *x, uint32_t n) {
-    if (g2_type_is_quantized(W->type))
-        g2_matmul_quantized(s->pool, s->model->kernels, y, W, &s->act, n);
-    else
-        g2_matmul(s->pool, y, W, x, n, s->row_scratch, s->row_stride);
+    const g2_matmul_input in = input(s, x, n);
+    const g2_matmul_target target = {.W = W, .y = y};
+    g2_matmul_many(s->pool, &in, &target, 1);
 }
 
 static void embed(gemma2_session *s, const int32_t *tokens, uint32_t n) {
@@ -113,9 +123,9 @@ static void attention_block(gemma2_session *s, const g2_layer *L, uint32_t layer
     for (uint32_t t = 0; t < n; t++)
         g2_rmsnorm(s->h + (size_t)t * H, s->x + (size_t)t * H, L->attn_norm, H, c->rms_norm_eps);
     quantize_input(s, s->h, n, H);
-    matmul(s, s->q, &L->q, s->h, n);
-    matmul(s, s->k, &L->k, s->h, n);
-    matmul(s, s->v, &L->v, s->h, n);
+    const g2_matmul_input in = input(s, s->h, n);
+    const g2_matmul_target qkv[3] = {{&L->q, s->q}, {&L->k, s->k}, {&L->v, s->v}};
+    g2_matmul_many(s->pool, &in, qkv, 3);
     for (uint32_t t = 0; t < n; t++) {
         const float *cs = s->rope_cos + (size_t)t * (d / 2), *sn = s->rope_sin + (size_t)t * (d / 2);
         float *q = s->q + (size_t)t * qdim, *k = s->k + (size_t)t * s->kv_dim;
@@ -147,10 +157,8 @@ static void ffw_block(gemma2_session *s, const g2_layer *L, uint32_t n) {
     for (uint32_t t = 0; t < n; t++)
         g2_rmsnorm(s->h + (size_t)t * H, s->x + (size_t)t * H, L->pre_ffw_norm, H, c->rms_norm_eps);
     quantize_input(s, s->h, n, H);
-    matmul(s, s->gate, &L->gate, s->h, n);
-    matmul(s, s->up, &L->up, s->h, n);
-    for (uint32_t t = 0; t < n; t++)
-        g2_geglu(s->gate + (size_t)t * F, s->up + (size_t)t * F, F);
+    const g2_matmul_input in = input(s, s->h, n);
+    g2_matmul_geglu(s->pool, &in, &L->gate, &L->up, s->gate, s->up);
     quantize_input(s, s->gate, n, F);
     matmul(s, s->proj, &L->down, s->gate, n);
     for (uint32_t t = 0; t < n; t++) {

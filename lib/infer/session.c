@@ -64,9 +64,10 @@ gemma2_status g2_session_create(gemma2_model *model, int n_threads, uint32_t n_c
     s->act_nb_max = g2_q_blocks((uint32_t)s->row_stride);
     const size_t act_blocks = C * s->act_nb_max;
     s->act.qs = malloc(act_blocks * G2_QK);
+    s->act.ql = malloc(act_blocks * G2_QK);
     s->act.d = malloc(act_blocks * sizeof *s->act.d);
     s->act.sum = malloc(act_blocks * sizeof *s->act.sum);
-    failed |= !s->act.qs || !s->act.d || !s->act.sum;
+    failed |= !s->act.qs || !s->act.ql || !s->act.d || !s->act.sum;
     if (failed) {
         g2_session_destroy(s);
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory for a session of %u positions",
@@ -88,6 +89,7 @@ void g2_session_destroy(gemma2_session *s) {
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
     free(s->act.qs);
+    free(s->act.ql);
     free(s->act.d);
     free(s->act.sum);
     if (s->model && atomic_fetch_sub(&s->model->refs, 1) == 1)

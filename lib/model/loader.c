@@ -221,7 +221,7 @@ gemma2_status g2_model_load(const char *path, int n_threads, uint32_t flags, con
     if (!m)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory opening '%s'", path);
     atomic_init(&m->refs, 1);
-    gemma2_status st = g2_file_map(path, &m->file);
+    gemma2_status st = g2_file_map(path, (flags & GEMMA2_MODEL_NO_MMAP) != 0, &m->file);
     if (st != GEMMA2_OK)
         goto fail;
     g2_file_header h;

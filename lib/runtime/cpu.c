@@ -14,6 +14,10 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #    include <cpuid.h>
 #    define G2_CPU_X86 1
+#    if defined(__linux__)
+#        include <sys/syscall.h>
+#        include <unistd.h>
+#    endif
 #elif defined(__aarch64__) && defined(__linux__)
 #    include <sys/auxv.h>
 #    define G2_CPU_ARM64 1
@@ -24,7 +28,10 @@ typedef struct cpu_features {
     char vendor[13];
     /* x86-64 */
     int sse42, avx, avx2, fma, f16c, avx512f, avx512bw, avx512vl, avx512vnni, avx512bf16, avxvnni;
+    int amx_tile, amx_int8;
     int os_ymm, os_zmm; /* XCR0: the OS saves YMM (bits 1-2), and opmask + ZMM (5-7) */
+    int os_amx;         /* XCR0 bits 17-18 (tile config and data) and, on Linux, the
+                         * process's permission to use tile data (arch_prctl) */
     /* aarch64 */
     int asimd, asimddp;
 } cpu_features;
@@ -37,6 +44,19 @@ static uint64_t xgetbv0(void) {
     uint32_t eax, edx;
     __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
     return ((uint64_t)edx << 32) | eax;
+}
+
+/* Linux enables AMX tile data lazily: a process must ask for it once (for all its
+ * threads, present and future), else the first tile instruction is SIGILL. The request
+ * fails on kernels without AMX support (or when a sigaltstack is too small for the
+ * tile state), and then AMX is not used. */
+static int request_amx(void) {
+#    if defined(__linux__) && defined(SYS_arch_prctl)
+    enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
+    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+#    else
+    return 0;
+#    endif
 }
 #endif
 
@@ -57,8 +77,9 @@ static void detect(void) {
     f->fma = (c >> 12) & 1;
     f->f16c = (c >> 29) & 1;
     const int osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
+    uint64_t xcr0 = 0;
     if (osxsave) {
-        const uint64_t xcr0 = xgetbv0();
+        xcr0 = xgetbv0();
         f->os_ymm = (xcr0 & 0x6) == 0x6;
         f->os_zmm = f->os_ymm && (xcr0 & 0xE0) == 0xE0;
     }
@@ -74,6 +95,10 @@ static void detect(void) {
             f->avx512vl = f->avx512f && ((b >> 31) & 1);
             f->avx512vnni = f->avx512f && ((c >> 11) & 1);
         }
+        f->amx_tile = (d >> 24) & 1;
+        f->amx_int8 = f->amx_tile && ((d >> 25) & 1);
+        if (f->amx_int8 && (xcr0 & 0x60000) == 0x60000)
+            f->os_amx = request_amx();
         const unsigned max_sub = a;
         if (max_sub >= 1) {
             __cpuid_count(7, 1, a, b, c, d);
@@ -108,6 +133,8 @@ static int sup_avx2(const cpu_features *f) { return f->avx2 && f->fma && f->f16c
 static int sup_avx512(const cpu_features *f) {
     return sup_avx2(f) && f->avx512f && f->avx512bw && f->avx512vl && f->avx512vnni;
 }
+/* The amx table runs small products on the avx512 one. */
+static int sup_amx(const cpu_features *f) { return sup_avx512(f) && f->amx_int8 && f->os_amx; }
 #endif
 #if defined(__aarch64__)
 static int sup_neon(const cpu_features *f) { return f->asimd && f->asimddp; }
@@ -116,8 +143,9 @@ static int sup_neon(const cpu_features *f) { return f->asimd && f->asimddp; }
 static const table_entry g_tables[] = {
     {&g2_kernels_scalar, sup_scalar},
 #if defined(__x86_64__)
-    {&g2_kernels_avx2, sup_avx2},
-    {&g2_kernels_avx512, sup_avx512},
+    {&g2_kernels_avx2, sup_avx2},     /* AVX2, FMA, F16C */
+    {&g2_kernels_avx512, sup_avx512}, /* AVX-512 F/BW/VL/VNNI */
+    {&g2_kernels_amx, sup_amx},       /* AMX-TILE/INT8, then avx512 for few tokens */
 #endif
 #if defined(__aarch64__)
     {&g2_kernels_neon, sup_neon},
@@ -190,8 +218,11 @@ size_t g2_cpu_describe(char *buf, size_t cap) {
         {"avx512vnni", f->avx512vnni},
         {"avx512bf16", f->avx512bf16},
         {"avx-vnni", f->avxvnni},
+        {"amx-tile", f->amx_tile},
+        {"amx-int8", f->amx_int8},
         {"os-ymm", f->os_ymm},
         {"os-zmm", f->os_zmm},
+        {"os-amx", f->os_amx},
         {"asimd", f->asimd},
         {"asimddp", f->asimddp},
     };

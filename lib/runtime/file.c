@@ -10,7 +10,32 @@
 
 #include "runtime/error.h"
 
-gemma2_status g2_file_map(const char *path, g2_mapped_file *out) {
+/* Reads the whole of fd (size bytes) into fresh anonymous memory. */
+static gemma2_status read_copy(int fd, const char *path, size_t size, void **out) {
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes for '%s'", size, path);
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, size, MADV_HUGEPAGE); /* a hint: fewer TLB misses when granted */
+#endif
+    for (size_t done = 0; done < size;) {
+        ssize_t n = pread(fd, (char *)p + done, size - done, (off_t)done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            const int e = n < 0 ? errno : 0;
+            munmap(p, size);
+            return g2_error(GEMMA2_ERR_IO, "cannot read '%s': %s", path,
+                            e ? strerror(e) : "the file shrank while being read");
+        }
+        done += (size_t)n;
+    }
+    (void)mprotect(p, size, PROT_READ); /* like the mapping: nobody writes the weights */
+    *out = p;
+    return GEMMA2_OK;
+}
+
+gemma2_status g2_file_map(const char *path, int copy, g2_mapped_file *out) {
     out->data = NULL;
     out->size = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -29,6 +54,16 @@ gemma2_status g2_file_map(const char *path, g2_mapped_file *out) {
     if ((uint64_t)st.st_size > (uint64_t)SIZE_MAX) {
         close(fd);
         return g2_error(GEMMA2_ERR_IO, "'%s' is too large to map on this system", path);
+    }
+    if (st.st_size > 0 && copy) {
+        void *p = NULL;
+        gemma2_status status = read_copy(fd, path, (size_t)st.st_size, &p);
+        close(fd);
+        if (status != GEMMA2_OK)
+            return status;
+        out->data = p;
+        out->size = (uint64_t)st.st_size;
+        return GEMMA2_OK;
     }
     if (st.st_size > 0) {
         void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);

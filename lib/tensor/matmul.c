@@ -3,76 +3,90 @@
 
 #include "tensor/ops.h"
 
-/* Rows claimed per grab: enough to amortise the atomic, small enough to balance. */
-#define ROWS_PER_CLAIM 16
+/* Rows per claim: the kernels tile rows in fours, and a claim should outweigh its
+ * atomic; small enough to balance two threads on a 256-row matrix. */
+#define ROWS_PER_CLAIM 32
 
-typedef struct matmul_job {
-    float *y;
-    const g2_matrix *W;
-    const float *x;
-    uint32_t n_tok;
-    float *scratch;
-    size_t scratch_stride;
+/* Rows [r0, r1) of y = x · Wᵀ (y row stride W->rows) on thread thread_index. */
+static void matmul_rows(const g2_matmul_input *in, const g2_matrix *W, float *y, uint32_t r0, uint32_t r1,
+                        int thread_index) {
+    if (g2_type_is_quantized(W->type)) {
+        const g2_kernels *k = in->kernels;
+        (W->type == G2_TYPE_Q4 ? k->gemm_q4 : k->gemm_q8)(&W->q, r0, r1, in->A, in->n_tok, y, W->rows);
+        return;
+    }
+    float *row_f32 = in->scratch + (size_t)thread_index * in->scratch_stride;
+    for (size_t r = r0; r < r1; r++) {
+        const float *row;
+        if (W->type == G2_TYPE_BF16) {
+            /* Widen the row once; every token of the batch reuses it. */
+            g2_bf16_to_f32(row_f32, (const uint16_t *)W->data + r * W->cols, W->cols);
+            row = row_f32;
+        } else {
+            row = (const float *)W->data + r * W->cols;
+        }
+        for (uint32_t t = 0; t < in->n_tok; t++)
+            y[(size_t)t * W->rows + r] = g2_dot_f32(row, in->x + (size_t)t * W->cols, W->cols);
+    }
+}
+
+typedef struct many_job {
+    const g2_matmul_input *in;
+    const g2_matmul_target *targets;
+    int n;
+    size_t total_rows;
     atomic_size_t next_row;
-} matmul_job;
+} many_job;
 
-static void matmul_task(void *p, int thread_index, int n_threads) {
+/* Claims run over the matrices' rows end to end; a claim crossing from one matrix
+ * into the next is split there. */
+static void many_task(void *p, int thread_index, int n_threads) {
     (void)n_threads;
-    matmul_job *job = p;
-    const g2_matrix *W = job->W;
-    float *row_f32 = job->scratch + (size_t)thread_index * job->scratch_stride;
-    for (size_t r0; (r0 = g2_claim(&job->next_row, ROWS_PER_CLAIM)) < W->rows;) {
-        size_t r1 = r0 + ROWS_PER_CLAIM < W->rows ? r0 + ROWS_PER_CLAIM : W->rows;
-        for (size_t r = r0; r < r1; r++) {
-            const float *row;
-            if (W->type == G2_TYPE_BF16) {
-                /* Widen the row once; every token of the batch reuses it. */
-                g2_bf16_to_f32(row_f32, (const uint16_t *)W->data + r * W->cols, W->cols);
-                row = row_f32;
-            } else {
-                row = (const float *)W->data + r * W->cols;
-            }
-            for (uint32_t t = 0; t < job->n_tok; t++)
-                job->y[(size_t)t * W->rows + r] = g2_dot_f32(row, job->x + (size_t)t * W->cols, W->cols);
+    many_job *job = p;
+    for (size_t c0; (c0 = g2_claim(&job->next_row, ROWS_PER_CLAIM)) < job->total_rows;) {
+        const size_t c1 = c0 + ROWS_PER_CLAIM < job->total_rows ? c0 + ROWS_PER_CLAIM : job->total_rows;
+        size_t base = 0;
+        for (int i = 0; i < job->n; i++) {
+            const g2_matrix *W = job->targets[i].W;
+            const size_t lo = c0 > base ? c0 - base : 0, hi = c1 - base < W->rows ? c1 - base : W->rows;
+            if (c1 > base && lo < hi)
+                matmul_rows(job->in, W, job->targets[i].y, (uint32_t)lo, (uint32_t)hi, thread_index);
+            base += W->rows;
         }
     }
 }
 
-void g2_matmul(g2_pool *pool, float *y, const g2_matrix *W, const float *x, uint32_t n_tok, float *scratch,
-               size_t scratch_stride) {
-    matmul_job job = {
-        .y = y, .W = W, .x = x, .n_tok = n_tok, .scratch = scratch, .scratch_stride = scratch_stride};
+void g2_matmul_many(g2_pool *pool, const g2_matmul_input *in, const g2_matmul_target *targets, int n) {
+    many_job job = {.in = in, .targets = targets, .n = n};
+    for (int i = 0; i < n; i++)
+        job.total_rows += targets[i].W->rows;
     atomic_init(&job.next_row, 0);
-    g2_pool_run(pool, matmul_task, &job);
+    g2_pool_run(pool, many_task, &job);
 }
 
-typedef struct qmatmul_job {
-    const g2_kernels *kernels;
-    const g2_matrix *W;
-    const g2_qact *A;
-    uint32_t n_tok;
-    float *y;
+typedef struct geglu_job {
+    const g2_matmul_input *in;
+    const g2_matrix *Wg, *Wu;
+    float *gate, *up;
     atomic_size_t next_row;
-} qmatmul_job;
+} geglu_job;
 
-/* Rows per claim: kernels tile rows in fours, and a claim should outweigh its atomic. */
-#define QROWS_PER_CLAIM 32
-
-static void qmatmul_task(void *p, int thread_index, int n_threads) {
-    (void)thread_index, (void)n_threads;
-    qmatmul_job *job = p;
-    const g2_matrix *W = job->W;
-    void (*gemm)(const g2_qmatrix *, uint32_t, uint32_t, const g2_qact *, uint32_t, float *, size_t) =
-        W->type == G2_TYPE_Q4 ? job->kernels->gemm_q4 : job->kernels->gemm_q8;
-    for (size_t r0; (r0 = g2_claim(&job->next_row, QROWS_PER_CLAIM)) < W->rows;) {
-        size_t r1 = r0 + QROWS_PER_CLAIM < W->rows ? r0 + QROWS_PER_CLAIM : W->rows;
-        gemm(&W->q, (uint32_t)r0, (uint32_t)r1, job->A, job->n_tok, job->y, W->rows);
+static void geglu_task(void *p, int thread_index, int n_threads) {
+    (void)n_threads;
+    geglu_job *job = p;
+    const uint32_t rows = job->Wg->rows;
+    for (size_t r0; (r0 = g2_claim(&job->next_row, ROWS_PER_CLAIM)) < rows;) {
+        const uint32_t r1 = r0 + ROWS_PER_CLAIM < rows ? (uint32_t)r0 + ROWS_PER_CLAIM : rows;
+        matmul_rows(job->in, job->Wg, job->gate, (uint32_t)r0, r1, thread_index);
+        matmul_rows(job->in, job->Wu, job->up, (uint32_t)r0, r1, thread_index);
+        for (uint32_t t = 0; t < job->in->n_tok; t++)
+            g2_geglu(job->gate + (size_t)t * rows + r0, job->up + (size_t)t * rows + r0, r1 - (uint32_t)r0);
     }
 }
 
-void g2_matmul_quantized(g2_pool *pool, const g2_kernels *kernels, float *y, const g2_matrix *W,
-                         const g2_qact *A, uint32_t n_tok) {
-    qmatmul_job job = {.kernels = kernels, .W = W, .A = A, .n_tok = n_tok, .y = y};
+void g2_matmul_geglu(g2_pool *pool, const g2_matmul_input *in, const g2_matrix *Wg, const g2_matrix *Wu,
+                     float *gate, float *up) {
+    geglu_job job = {.in = in, .Wg = Wg, .Wu = Wu, .gate = gate, .up = up};
     atomic_init(&job.next_row, 0);
-    g2_pool_run(pool, qmatmul_task, &job);
+    g2_pool_run(pool, geglu_task, &job);
 }

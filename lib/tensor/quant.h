@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Quantized weight formats and the kernel table (docs/quantization.md).
+/* Quantized weight formats, quantized activations, and the kernel contract
+ * (docs/quantization.md).
  *
  * A quantized matrix [rows, cols] is cut into blocks of G2_QK = 32 weights along each
  * row; a row has nb = ceil(cols / 32) blocks (a ragged last block is zero-padded).
@@ -8,14 +9,32 @@
  *
  *   q8: int8  qs[rows * nb * 32]       w = d * q,        q in [-127, 127]
  *       f16   d[rows * nb]             (IEEE half, little-endian)       8.5 bits/weight
- *   q4: uint8 qs[rows * nb * 16]       w = d * (q - 8),  q in [0, 15]; byte j of a
- *       f16   d[rows * nb]             block holds q[j] (low nibble) and q[j+16]
+ *   q4: uint8 qs[rows * nb * 16]       w = d * K[q],     q in [0, 15], K below; byte j
+ *       f16   d[rows * nb]             of a block holds q[j] (low nibble) and q[j+16]
  *                                      (high nibble)                    4.5 bits/weight
  *
- * Activations are quantized per token, on the fly, to int8 blocks of 32 with a float
- * scale (x ≈ d * q, d = max|x| / 127) plus each block's sum of q, which lets a q4 dot
- * product take the -8 offset out of the inner loop:
- *   dot(w, x) = Σ_blocks d_w * d_x * (Σ q_w * q_x - 8 * Σ q_x). */
+ * K is a fixed non-uniform 16-level codebook (int8, ascending, symmetric): the Lloyd-Max
+ * levels of weights normalised by their block's largest |w|, which leave about 0.78 of
+ * the squared error of a uniform 4-bit grid (docs/quantization.md).
+ *
+ * Activations are quantized per token, on the fly, to 16-bit fixed point held as two
+ * int8 digits per value (hi, lo), so integer SIMD multiplies int8 by int8 twice:
+ *   amax = max|x| over the block (NaN ignored); if amax < G2_ACT_TINY the block is 0;
+ *   e  = x * (127 / amax)                        (float multiply)
+ *   hi = clamp(round_half_even(e), -127, 127)
+ *   lo = clamp(round_half_even((e - hi) * 256), -127, 127)
+ *   x ≈ d * (256 * hi + lo),  d = (amax / 127) / 256,   sum = Σ (256 * hi + lo).
+ * (e - hi is exact in float. A NaN e converts as the platform's lrintf does: INT_MIN,
+ * clamped to -127, on x86-64; 0 on aarch64. Tables agree within a platform.)
+ *
+ * The kernel function, defined exactly so that every instruction set gives the same
+ * bits (the canonical order): for row r and token t,
+ *   isum_b = Σ_i w_i * (256 * hi_i + lo_i)            exact int32 (w_i: q8 q or K[q])
+ *   s_b    = f16_to_f32(d_w[b]) * d_x[b]              one float multiply
+ *   acc[b % 16] = fmaf((float)isum_b, s_b, acc[b % 16])   blocks in ascending order,
+ *                                                          16 accumulators from +0
+ *   then for w = 8, 4, 2, 1: acc[i] = acc[i] + acc[i + w] for i < w;  y = acc[0].
+ * A kernel may add padding blocks (zero quants, zero scales): fmaf(0, 0, acc) = acc. */
 #ifndef G2_TENSOR_QUANT_H
 #define G2_TENSOR_QUANT_H
 
@@ -23,6 +42,13 @@
 #include <stdint.h>
 
 #define G2_QK 32
+
+/* The q4 levels K[0..15] (see above). */
+#define G2_Q4_CODEBOOK {-123, -99, -79, -62, -46, -32, -19, -6, 6, 19, 32, 46, 62, 79, 99, 123}
+/* The weight of the lo digit: x ≈ d * (G2_ACT_LO_WEIGHT * hi + lo). */
+#define G2_ACT_LO_WEIGHT 256
+/* The canonical number of float accumulators per output (see above). */
+#define G2_ACC_LANES 16
 
 /* Activation blocks whose largest |x| is below this are quantized as zeros (their
  * scale 127 / max|x| would overflow a float). */
@@ -44,21 +70,21 @@ typedef struct g2_qmatrix {
 } g2_qmatrix;
 
 /* Quantized activations of n tokens: token t's blocks start at qs + t * nb * 32,
- * d + t * nb, sum + t * nb. */
+ * ql + t * nb * 32, d + t * nb, sum + t * nb. */
 typedef struct g2_qact {
-    int8_t *qs;
-    float *d;
-    int32_t *sum;
+    int8_t *qs;   /* hi digits */
+    int8_t *ql;   /* lo digits */
+    float *d;     /* the unit of 256 * hi + lo */
+    int32_t *sum; /* Σ (256 * hi + lo) per block */
     uint32_t nb;
 } g2_qact;
 
-/* One instruction set's kernels. Every table computes the same function; integer
- * accumulation is exact, so results differ from the scalar table only by the order of
- * float additions across blocks (tests/kernels states the tolerance). */
+/* One instruction set's kernels. Every table computes the function above bit for bit
+ * (tests/kernels compares each with the scalar table). */
 typedef struct g2_kernels {
-    const char *name; /* "scalar", "avx2", "avx512", "neon" */
+    const char *name; /* "scalar", "avx2", "avx512", "amx", "neon" */
     /* x[0..n) → one token's blocks (nb = g2_q_blocks(n)); the tail is zero. */
-    void (*quantize_act)(const float *x, uint32_t n, int8_t *qs, float *d, int32_t *sum);
+    void (*quantize_act)(const float *x, uint32_t n, int8_t *qs, int8_t *ql, float *d, int32_t *sum);
     /* y[t * y_stride + r] = dot(row r of W, token t of A) for r in [r0, r1),
      * t in [0, n_tok). One function per weight type. */
     void (*gemm_q8)(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact *A, uint32_t n_tok, float *y,
@@ -72,17 +98,22 @@ extern const g2_kernels g2_kernels_scalar;
 #if defined(__x86_64__) || defined(_M_X64)
 extern const g2_kernels g2_kernels_avx2;
 extern const g2_kernels g2_kernels_avx512;
+extern const g2_kernels g2_kernels_amx;
 #endif
 #if defined(__aarch64__)
 extern const g2_kernels g2_kernels_neon;
 #endif
+
+/* The q4 codebook as an array (the same values as G2_Q4_CODEBOOK). */
+extern const int8_t g2_q4_levels[16];
 
 /* IEEE half ↔ float, in portable C (kernels may use hardware conversions). */
 float g2_f16_to_f32(uint16_t h);
 uint16_t g2_f32_to_f16(float f);
 
 /* Weight quantization (converter side, scalar): row-major float weights [rows, cols]
- * → the layout above. q4 picks each block's scale to minimise the squared error. */
+ * → the layout above. q4 picks each block's scale and levels to minimise the squared
+ * error. */
 void g2_quantize_q8(const float *w, uint64_t rows, uint32_t cols, int8_t *qs, uint16_t *d);
 void g2_quantize_q4(const float *w, uint64_t rows, uint32_t cols, uint8_t *qs, uint16_t *d);
 /* Dequantizes one row (cols floats) of a quantized matrix. */

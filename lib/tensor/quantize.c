@@ -72,70 +72,101 @@ void g2_quantize_q8(const float *w, uint64_t rows, uint32_t cols, int8_t *qs, ui
         }
 }
 
-/* Quantizes block w with scale s (q = clamp(round(w / s), -8, 7)), then refits the
- * scale to the least-squares value for those q; returns that scale (f16-rounded). */
-static float q4_quantize_fit(const float *w, uint32_t len, float s, int8_t *q) {
-    const float inv = 1.0f / s;
-    float wq = 0.0f, qq = 0.0f;
-    for (uint32_t i = 0; i < len; i++) {
-        long v = lrintf(w[i] * inv);
-        q[i] = (int8_t)(v > 7 ? 7 : v < -8 ? -8 : v);
-        wq += w[i] * q[i];
-        qq += (float)(q[i] * q[i]);
-    }
-    return g2_f16_to_f32(g2_f32_to_f16(qq > 0.0f ? wq / qq : 0.0f));
-}
+const int8_t g2_q4_levels[16] = G2_Q4_CODEBOOK;
 
-static float q4_error(const float *w, uint32_t len, float d, const int8_t *q) {
-    float err = 0.0f;
-    for (uint32_t i = 0; i < len; i++) {
-        float e = w[i] - d * q[i];
-        err += e * e;
-    }
-    return err;
-}
+/* Nearest level of v (in units of the scale) = the number of midpoints between
+ * consecutive levels below v. A table over unit bins of v gives it with one compare:
+ * below[n] counts the midpoints under n, and at most one midpoint, mid_in[n], lies in
+ * [n, n + 1) (levels are ≥ 12 apart). v is clamped to the table's range first, where
+ * the outer levels win anyway. */
+#define Q4_BIN_LO (-160)
+#define Q4_BINS 320
 
-/* q4: try scales that put the largest |w| at levels from ±4 to ±9 (steps of 1/4; the
- * sign decides whether the long side -8 is used for it), refit each by least squares,
- * requantize with the refitted scale and refit once more; keep the least squared
- * error. Q4_0's absmax rule (level -8) is a candidate, so a block is never worse. */
-static void q4_block(const float *w, uint32_t len, uint8_t *out, uint16_t *d) {
-    float amax = 0.0f, max = 0.0f;
-    for (uint32_t i = 0; i < len; i++)
-        if (fabsf(w[i]) > amax) {
-            amax = fabsf(w[i]);
-            max = w[i];
+typedef struct q4_table {
+    uint8_t below[Q4_BINS];
+    float mid_in[Q4_BINS];
+} q4_table;
+
+static void q4_table_init(q4_table *t) {
+    for (int n = 0; n < Q4_BINS; n++) {
+        const float lo = (float)(n + Q4_BIN_LO);
+        t->below[n] = 0;
+        t->mid_in[n] = INFINITY;
+        for (int k = 0; k < 15; k++) {
+            const float mid = 0.5f * (float)(g2_q4_levels[k] + g2_q4_levels[k + 1]);
+            if (mid < lo)
+                t->below[n]++;
+            else if (mid < lo + 1.0f)
+                t->mid_in[n] = mid;
         }
-    int8_t q[G2_QK] = {0}, best_q[G2_QK] = {0};
+    }
+}
+
+static inline uint8_t q4_nearest(const q4_table *t, float v) {
+    v = fminf(fmaxf(v, (float)Q4_BIN_LO), (float)(Q4_BIN_LO + Q4_BINS - 1));
+    /* truncation of a positive value is floor; a bin off by one near an integer only
+     * matters for a midpoint exactly at that integer, which both bins count alike */
+    const int n = (int)(v - (float)Q4_BIN_LO);
+    return (uint8_t)(t->below[n] + (v > t->mid_in[n]));
+}
+
+/* Assigns each weight its nearest level at scale s; returns the squared error and
+ * the least-squares scale for those levels (err(s) = Σw² − 2sΣwk + s²Σk²). */
+static float q4_assign(const q4_table *t, const float *w, uint32_t len, float ww, float s, uint8_t *q,
+                       float *refit) {
+    const float inv = s != 0.0f ? 1.0f / s : 0.0f;
+    float wk = 0.0f, kk = 0.0f;
+    for (uint32_t i = 0; i < len; i++) {
+        q[i] = q4_nearest(t, w[i] * inv);
+        const float k = (float)g2_q4_levels[q[i]];
+        wk += w[i] * k;
+        kk += k * k;
+    }
+    *refit = kk > 0.0f ? wk / kk : 0.0f;
+    return ww - 2.0f * s * wk + s * s * kk;
+}
+
+/* q4: 8 scales that put the largest |w| at 0.85 to 1.2 times the outer level are each
+ * tried, refitted by least squares and tried again; the scale with the least squared
+ * error is rounded to f16 and the weights take their nearest levels at that scale. */
+static void q4_block(const q4_table *t, const float *w, uint32_t len, uint8_t *out, uint16_t *d) {
+    float amax = 0.0f, ww = 0.0f;
+    for (uint32_t i = 0; i < len; i++) {
+        amax = fmaxf(amax, fabsf(w[i]));
+        ww += w[i] * w[i];
+    }
+    uint8_t q[G2_QK];
+    memset(q, 8, sizeof q); /* padding: any level, its activations are zero */
     float best_err = INFINITY, best_scale = 0.0f;
-    for (int k = 0; amax > 0.0f && k < 42; k++) {
-        float level = k < 21 ? -9.0f + 0.25f * (float)k : 4.0f + 0.25f * (float)(k - 21);
-        float scale = q4_quantize_fit(w, len, max / level, q);
+    for (int k = 0; amax > 0.0f && k < 8; k++) {
+        float s = amax / ((float)g2_q4_levels[15] * (0.85f + 0.05f * (float)k)), refit;
         for (int pass = 0; pass < 2; pass++) {
-            float err = q4_error(w, len, scale, q);
+            const float err = q4_assign(t, w, len, ww, s, q, &refit);
             if (err < best_err) {
                 best_err = err;
-                best_scale = scale;
-                memcpy(best_q, q, sizeof q);
+                best_scale = s;
             }
-            if (pass == 0 && scale != 0.0f)
-                scale = q4_quantize_fit(w, len, scale, q);
+            s = refit;
         }
     }
     *d = g2_f32_to_f16(best_scale);
+    float unused;
+    q4_assign(t, w, len, ww, g2_f16_to_f32(*d), q, &unused);
     for (uint32_t i = 0; i < G2_QK / 2; i++)
-        out[i] = (uint8_t)((best_q[i] + 8) | ((best_q[i + G2_QK / 2] + 8) << 4));
+        out[i] = (uint8_t)(q[i] | q[i + G2_QK / 2] << 4);
 }
 
 void g2_quantize_q4(const float *w, uint64_t rows, uint32_t cols, uint8_t *qs, uint16_t *d) {
+    q4_table table;
+    q4_table_init(&table);
     const uint32_t nb = g2_q_blocks(cols);
     for (uint64_t r = 0; r < rows; r++)
         for (uint32_t b = 0; b < nb; b++) {
             uint32_t len = cols - b * G2_QK < G2_QK ? cols - b * G2_QK : G2_QK;
-            q4_block(w + r * cols + (size_t)b * G2_QK, len, qs + (r * nb + b) * (G2_QK / 2), d + r * nb + b);
+            q4_block(&table, w + r * cols + (size_t)b * G2_QK, len, qs + (r * nb + b) * (G2_QK / 2),
+                     d + r * nb + b);
         }
 }
-
 void g2_dequantize_row(const g2_qmatrix *W, uint32_t type_q4, uint32_t row, float *out) {
     for (uint32_t b = 0; b < W->nb; b++) {
         const float d = g2_f16_to_f32(W->d[(size_t)row * W->nb + b]);
@@ -146,7 +177,7 @@ void g2_dequantize_row(const g2_qmatrix *W, uint32_t type_q4, uint32_t row, floa
             float q;
             if (type_q4) {
                 const uint8_t *p = (const uint8_t *)W->qs + ((size_t)row * W->nb + b) * (G2_QK / 2);
-                q = (float)((i < G2_QK / 2 ? p[i] & 0x0F : p[i - G2_QK / 2] >> 4) - 8);
+                q = (float)g2_q4_levels[i < G2_QK / 2 ? p[i] & 0x0F : p[i - G2_QK / 2] >> 4];
             } else {
                 q = (float)((const int8_t *)W->qs)[((size_t)row * W->nb + b) * G2_QK + i];
             }

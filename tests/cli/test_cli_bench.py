@@ -200,7 +200,7 @@ class TestBench(SyntheticTest):
                 self.assertEqual(len(j['decode_tok_s_runs']), 2)
                 self.assertAlmostEqual(j['decode_tok_s'], sum(j['decode_tok_s_runs']) / 2, delta=1e-3)
                 self.assertEqual(j['weight_type'], dtype)
-                self.assertIn(j['kernels'], ('scalar', 'avx2', 'avx512', 'neon'))
+                self.assertIn(j['kernels'], ('scalar', 'avx2', 'avx512', 'amx', 'neon'))
                 fields, _ = info_fields(self.g2('info', m, code=0).out)
                 self.assertEqual(j['model_bytes'], int(fields['weight bytes']))
                 self.assertEqual(j['file_bytes'], os.path.getsize(m))

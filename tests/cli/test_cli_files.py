@@ -109,6 +109,22 @@ class TestVerify(CliTest):
         p = self.write('appended.g2', data + b'\0' * 64)
         self.fails('verify', p, patterns=[r'appended|file size'])
 
+    def test_no_mmap_reads_the_same_file(self):
+        """--no-mmap (a private copy instead of a mapping) computes the same logits and
+        catches the same damage."""
+        m = self.model('tiny-a', '--dtype', 'q8')
+        outs = []
+        for flags in ((), ('--no-mmap',)):
+            out = tmp_path('logits', 'nommap-%d.f32' % len(flags))
+            self.g2('logits', m, '--tokens', '2,3,4,5', '--out', out, *flags, code=0)
+            outs.append(self.read(out))
+        self.assertEqual(outs[0], outs[1])
+        bad = flip_tensor(self, m, 'model.layers.1.self_attn.k_proj.weight', 'nommap', 0.5)
+        self.fails('verify', bad, '--no-mmap', patterns=[r'k_proj'], one_line=False)
+        data = self.read(m)
+        p = self.write('nommap-trunc.g2', data[:len(data) // 2])
+        self.fails('info', p, '--no-mmap', patterns=[r'truncated|too small'])
+
     def test_not_a_model_file(self):
         for f in (os.path.join(clitest.DATA, 'tiny-a', 'config.json'),
                   os.path.join(clitest.DATA, 'tiny-a', 'model.safetensors'),

@@ -39,7 +39,7 @@ class TestUsage(CliTest):
 
     def test_info_cpu(self):
         r = self.g2('info', '--cpu', code=0)
-        self.assertRegex(r.out, r'(?m)^kernels: (scalar|avx2|avx512|neon)')
+        self.assertRegex(r.out, r'(?m)^kernels: (scalar|avx2|avx512|amx|neon)')
         forced = os.environ.get('GEMMA2_ISA')
         try:
             os.environ['GEMMA2_ISA'] = 'scalar'  # forcing can always lower to scalar

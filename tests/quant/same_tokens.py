@@ -1,24 +1,23 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""Greedy tokens of q8 and q4 models of a golden checkpoint, for every SIMD path
-(GEMMA2_ISA forced one by one) and thread count.
-  --threads  each path gives the same tokens with 1 and 2 threads (guaranteed: work is
-             split by whole rows, each computed by the same code)
-  --isas     every path gives the scalar path's tokens (not guaranteed yet: the tables
-             sum block products in different float orders, and activation rounding can
-             amplify that; see docs/quantization.md)
-usage: same_tokens.py GEMMA2 CHECKPOINT_DIR --threads|--isas"""
+"""Every SIMD path and thread count computes the same bits: for the q8 and q4 models of
+a golden checkpoint, the logits of the whole golden prompt (`gemma2 logits`) and 24
+greedy tokens after it (`gemma2 generate`) are compared byte for byte with the scalar
+path on one thread, for GEMMA2_ISA forced to each table (one this CPU lacks falls back
+lower, which then compares a table with itself) and 1 and 2 threads. The kernels
+follow one canonical order of operations (lib/tensor/quant.h), so this is exact.
+usage: same_tokens.py GEMMA2 CHECKPOINT_DIR"""
 import json
 import os
 import subprocess
 import sys
 import tempfile
 
-ISAS = ["scalar", "avx2", "avx512", "neon"]  # a forced ISA the CPU lacks falls back lower
+ISAS = ["scalar", "avx2", "avx512", "amx", "neon"]
 
 
 def main():
-    gemma2, ckpt, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+    gemma2, ckpt = sys.argv[1], sys.argv[2]
     golden = json.load(open(os.path.join(ckpt, "golden.json")))
     tokens = ",".join(map(str, golden["input_ids"]))
     failed = 0
@@ -30,14 +29,23 @@ def main():
             for isa in ISAS:
                 for threads in ("1", "2"):
                     env = dict(os.environ, GEMMA2_ISA=isa)
-                    out = subprocess.run([gemma2, "generate", model, "--tokens", tokens, "-n", "24", "-t", threads],
-                                         env=env, check=True, capture_output=True, text=True).stdout.strip()
-                    runs[(isa, threads)] = out
-            for key, out in runs.items():
-                first = runs[("scalar", "1")] if mode == "--isas" else runs[(key[0], "1")]
-                if out != first:
+                    out = os.path.join(tmp, "logits.f32")
+                    subprocess.run([gemma2, "logits", model, "--tokens", tokens, "--out", out, "-t", threads],
+                                   env=env, check=True)
+                    with open(out, "rb") as f:
+                        logits = f.read()
+                    generated = subprocess.run(
+                        [gemma2, "generate", model, "--tokens", tokens, "-n", "24", "-t", threads], env=env,
+                        check=True, capture_output=True, text=True).stdout.strip()
+                    runs[(isa, threads)] = (logits, generated)
+            reference = runs[("scalar", "1")]
+            for (isa, threads), (logits, generated) in runs.items():
+                if logits != reference[0]:
                     failed += 1
-                    print(f"{dtype} GEMMA2_ISA={key[0]} -t {key[1]}: {out}\n  reference: {first}")
+                    print(f"{dtype} GEMMA2_ISA={isa} -t {threads}: logits differ from the scalar path's")
+                if generated != reference[1]:
+                    failed += 1
+                    print(f"{dtype} GEMMA2_ISA={isa} -t {threads}: {generated}\n  scalar: {reference[1]}")
             print(f"{dtype}: {len(runs)} runs, {'all the same' if not failed else 'DIFFERENT'}")
     return 1 if failed else 0
 

@@ -64,7 +64,7 @@ static void test_blocks(void) {
     g2_quantize_q4(w, ROWS, COLS, q4, d4);
     g2_qmatrix m8 = {.qs = q8, .d = d8, .rows = ROWS, .cols = COLS, .nb = nb};
     g2_qmatrix m4 = {.qs = q4, .d = d4, .rows = ROWS, .cols = COLS, .nb = nb};
-    double ours = 0, q4_0 = 0;
+    double ours = 0, q4_0 = 0, worst = 0;
     for (uint32_t r = 0; r < ROWS; r++) {
         g2_dequantize_row(&m8, 0, r, row);
         for (uint32_t c = 0; c < COLS; c++) {
@@ -82,29 +82,31 @@ static void test_blocks(void) {
                 e += (double)diff * diff;
             }
             double ref = q4_0_error(w + r * COLS + b * G2_QK);
-            CHECK(e <= ref * (1 + 1e-3) + 1e-12, "q4 block %u,%u error %g above Q4_0's %g", (unsigned)r,
+            /* a different grid can lose on a single block, but never by much */
+            CHECK(e <= ref * 1.5 + 1e-12, "q4 block %u,%u error %g far above Q4_0's %g", (unsigned)r,
                   (unsigned)b, e, ref);
+            worst = fmax(worst, e / (ref + 1e-30));
             ours += e;
             q4_0 += ref;
         }
     }
-    fprintf(stderr, "q4 squared error / Q4_0's: %.3f\n", ours / q4_0);
-    /* Per block the error is never above Q4_0's (checked above); in total the scale
-     * search gains about 10% on bell-shaped weights (docs/quantization.md). */
-    CHECK(ours < 0.95 * q4_0, "q4 should beat Q4_0: %.3f of its squared error", ours / q4_0);
+    fprintf(stderr, "q4 squared error / Q4_0's: %.3f (worst block %.3f)\n", ours / q4_0, worst);
+    /* The codebook and the scale search leave about 0.80 of Q4_0's squared error on
+     * bell-shaped weights (docs/quantization.md). */
+    CHECK(ours < 0.85 * q4_0, "q4 should beat Q4_0: %.3f of its squared error", ours / q4_0);
     free(w), free(q8), free(q4), free(d8), free(d4);
 }
 
 /* A block of tiny values (127 / max|x| would overflow) quantizes to zeros, not -127s. */
 static void test_tiny_activations(void) {
     float x[40] = {1e-38f, -3e-39f};
-    int8_t qs[64];
+    int8_t qs[64], ql[64];
     float d[2];
     int32_t sum[2];
-    g2_kernels_scalar.quantize_act(x, 40, qs, d, sum);
+    g2_kernels_scalar.quantize_act(x, 40, qs, ql, d, sum);
     int nonzero = 0;
     for (int i = 0; i < 64; i++)
-        nonzero += qs[i] != 0;
+        nonzero += qs[i] != 0 || ql[i] != 0;
     CHECK(nonzero == 0 && sum[0] == 0 && d[0] == 0.0f, "tiny block: %d nonzero quants, sum %d, d %g", nonzero,
           (int)sum[0], (double)d[0]);
 }

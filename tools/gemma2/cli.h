@@ -41,6 +41,7 @@ int cli_parse_tokens(const char *s, int32_t **tokens, size_t *n);
 typedef struct cli_common {
     int threads;  /* -t/--threads, 0 = all CPUs */
     uint32_t ctx; /* --ctx, 0 = command default */
+    uint32_t open_flags; /* --no-mmap: GEMMA2_MODEL_NO_MMAP */
 } cli_common;
 
 /* If argv[*i] is a common flag, consumes it (and its value) and returns 1; returns

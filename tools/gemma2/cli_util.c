@@ -77,6 +77,10 @@ int cli_parse_tokens(const char *s, int32_t **tokens, size_t *n) {
 
 int cli_common_flag(const char *cmd, const char *usage, int argc, char **argv, int *i, cli_common *c) {
     const char *a = argv[*i];
+    if (!strcmp(a, "--no-mmap")) {
+        c->open_flags |= GEMMA2_MODEL_NO_MMAP;
+        return 1;
+    }
     int is_threads = !strcmp(a, "-t") || !strcmp(a, "--threads");
     int is_ctx = !strcmp(a, "--ctx");
     if (!is_threads && !is_ctx)

@@ -15,7 +15,7 @@
 #include "gemma2/membw.h"
 
 static const char usage[] =
-    "usage: gemma2 bench MODEL [-t N] [-p N] [-n N] [-r N] [--json] [--seed N]\n"
+    "usage: gemma2 bench MODEL [-t N] [-p N] [-n N] [-r N] [--json] [--seed N] [--no-mmap]\n"
     "                    [--no-warmup] [--bw-mib N]\n"
     "  Measures prefill and decode speed, like llama.cpp's llama-bench. Each\n"
     "  repetition creates a fresh session (context p + n), feeds p random token ids\n"
@@ -28,6 +28,7 @@ static const char usage[] =
     "  (its estimate is printed; it is small next to the weights at these lengths).\n"
     "  GB = 10^9 bytes.\n"
     "  -t, --threads N  compute threads, and bandwidth threads (default: all CPUs)\n"
+    "  --no-mmap        read the model into memory instead of mapping it\n"
     "  -p, --prompt N   prompt tokens fed in one prefill call (default 512)\n"
     "  -n, --gen N      tokens decoded per repetition (default 64; 0 = prefill only)\n"
     "  -r, --reps N     repetitions (default 3)\n"
@@ -147,6 +148,7 @@ typedef struct bench_args {
     long long prompt, gen, reps, bw_mib;
     unsigned long long seed;
     int json, warmup;
+    uint32_t open_flags;
 } bench_args;
 
 /* Progress on a terminal only, erased before the results; fmt NULL erases it. */
@@ -254,6 +256,7 @@ static int parse_args(int argc, char **argv, bench_args *a) {
     }
     if (!a->path)
         return cli_usage_error(CMD, usage, "missing MODEL");
+    a->open_flags = common.open_flags;
     if (common.threads > 0) {
         a->threads = common.threads;
     } else {
@@ -272,7 +275,7 @@ int cmd_bench(int argc, char **argv) {
     gemma2_model *m;
     /* digests are not checked: bench measures inference, and a 15 GB model would
      * spend a minute on them; the warm-up run pages the weights in instead */
-    if (cli_open_model(CMD, a.path, a.threads, GEMMA2_MODEL_SKIP_VERIFY, &m))
+    if (cli_open_model(CMD, a.path, a.threads, GEMMA2_MODEL_SKIP_VERIFY | a.open_flags, &m))
         return CLI_EXIT_ERROR;
     int32_t *prompt = NULL;
     double *pp = NULL, *tg = NULL;

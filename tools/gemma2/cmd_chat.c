@@ -13,6 +13,7 @@
 
 static const char usage[] =
     "usage: gemma2 chat MODEL [-n N] [--system TEXT] [--show-ids] [-t N] [--ctx N]\n"
+    "                  [--no-mmap]\n"
     "  An interactive chat with Gemma's chat template. Reads one user turn per line of\n"
     "  standard input (a \"> \" prompt on standard error when it is a terminal) and streams\n"
     "  each reply, followed by a newline, to standard output. The conversation is kept in\n"
@@ -25,6 +26,7 @@ static const char usage[] =
     "                 system turn: the text goes before the user's, then a blank line)\n"
     "  --show-ids     print the ids fed and generated in each turn on standard error\n"
     "  -t N           compute threads (default: all CPUs)\n"
+    "  --no-mmap      read the model into memory instead of mapping it\n"
     "  --ctx N        context length in tokens (default: the model's, at most 4096)\n";
 
 typedef struct chat {
@@ -169,7 +171,7 @@ int cmd_chat(int argc, char **argv) {
     gemma2_model *m = NULL;
     char *line = NULL;
     size_t cap = 0;
-    if (cli_open_model("chat", path, common.threads, 0, &m))
+    if (cli_open_model("chat", path, common.threads, common.open_flags, &m))
         goto done;
     gemma2_status st = gemma2_model_tokenizer(m, &c.tok);
     if (st != GEMMA2_OK) {

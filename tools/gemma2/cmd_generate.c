@@ -9,7 +9,7 @@
 
 static const char usage[] =
     "usage: gemma2 generate MODEL --tokens ID,ID,... [-n N] [--greedy] [--ids]\n"
-    "                       [--stop-at-eos] [-t N] [--ctx N]\n"
+    "                       [--stop-at-eos] [-t N] [--ctx N] [--no-mmap]\n"
     "  Feeds the tokens, then decodes N tokens (default 16) and prints their ids,\n"
     "  comma-separated, on one line. Greedy decoding (the highest logit) is the only\n"
     "  sampler for now, and ids are the only output until the tokenizer lands.\n"
@@ -61,7 +61,7 @@ int cmd_generate(int argc, char **argv) {
     int rc = CLI_EXIT_ERROR;
     gemma2_model *m = NULL;
     gemma2_session *s = NULL;
-    if (cli_open_model("generate", path, common.threads, 0, &m) ||
+    if (cli_open_model("generate", path, common.threads, common.open_flags, &m) ||
         cli_new_session("generate", m, common.threads, cli_default_ctx(m, &common, n + (size_t)n_gen), &s))
         goto done;
     long long printed = 0;

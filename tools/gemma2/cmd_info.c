@@ -6,7 +6,7 @@
 #include "gemma2/cli.h"
 
 static const char usage[] =
-    "usage: gemma2 info MODEL [-t N]\n"
+    "usage: gemma2 info MODEL [-t N] [--no-mmap]\n"
     "       gemma2 info --cpu\n"
     "  --cpu  the CPU features seen and the kernel table chosen (GEMMA2_ISA may lower it)\n"
     "  Prints the model's config, every tensor (type, shape, bytes) and the file digest.\n"
@@ -45,7 +45,7 @@ int cmd_info(int argc, char **argv) {
     if (!path)
         return cli_usage_error("info", usage, "missing MODEL");
     gemma2_model *m;
-    if (cli_open_model("info", path, common.threads, GEMMA2_MODEL_SKIP_VERIFY, &m))
+    if (cli_open_model("info", path, common.threads, GEMMA2_MODEL_SKIP_VERIFY | common.open_flags, &m))
         return CLI_EXIT_ERROR;
     gemma2_model_info mi;
     gemma2_model_info_init(&mi, sizeof mi);

@@ -8,6 +8,7 @@
 #include "gemma2/cli.h"
 
 static const char usage[] = "usage: gemma2 logits MODEL --tokens ID,ID,... --out FILE [-t N] [--ctx N]\n"
+                            "                    [--no-mmap]\n"
                             "  Writes the final logits of every position as float32 little-endian,\n"
                             "  row-major [n_tokens, vocab_size], to FILE ('-' for standard output).\n";
 
@@ -49,7 +50,7 @@ int cmd_logits(int argc, char **argv) {
     gemma2_session *s = NULL;
     float *logits = NULL;
     FILE *f = NULL;
-    if (cli_open_model("logits", path, common.threads, 0, &m) ||
+    if (cli_open_model("logits", path, common.threads, common.open_flags, &m) ||
         cli_new_session("logits", m, common.threads, cli_default_ctx(m, &common, n), &s))
         goto done;
     size_t vocab = gemma2_model_vocab_size(m);

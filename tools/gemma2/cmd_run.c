@@ -11,6 +11,7 @@
 
 static const char usage[] =
     "usage: gemma2 run MODEL -p PROMPT [-n N] [--raw] [--show-ids] [-t N] [--ctx N]\n"
+    "                 [--no-mmap]\n"
     "  Generates a reply to PROMPT and streams its text to standard output as it comes,\n"
     "  ending with a newline. The prompt is one user turn of Gemma's chat template\n"
     "  (<bos><start_of_turn>user\\nPROMPT<end_of_turn>\\n<start_of_turn>model\\n, markers\n"
@@ -22,6 +23,7 @@ static const char usage[] =
     "  --raw      no chat template: continue <bos> + PROMPT (encoded as plain text)\n"
     "  --show-ids print the ids fed and generated on standard error\n"
     "  -t N       compute threads (default: all CPUs)\n"
+    "  --no-mmap  read the model into memory instead of mapping it\n"
     "  --ctx N    context length (default: the prompt's length + N, at most the model's)\n";
 
 /* The prompt's ids: a chat turn, or <bos> + plain text. */
@@ -107,7 +109,7 @@ int cmd_run(int argc, char **argv) {
         }
         prompt = text;
     }
-    if (cli_open_model("run", path, common.threads, 0, &m))
+    if (cli_open_model("run", path, common.threads, common.open_flags, &m))
         goto done;
     if ((st = gemma2_model_tokenizer(m, &tok)) != GEMMA2_OK) {
         cli_fail("run", st);

@@ -5,7 +5,7 @@
 
 #include "gemma2/cli.h"
 
-static const char usage[] = "usage: gemma2 verify MODEL [-t N]\n"
+static const char usage[] = "usage: gemma2 verify MODEL [-t N] [--no-mmap]\n"
                             "  Checks the header digest and the BLAKE2b digest of every tensor.\n"
                             "  Exit status 0 if all match, 1 otherwise (each failing tensor is named).\n";
 
@@ -30,7 +30,7 @@ int cmd_verify(int argc, char **argv) {
         return cli_usage_error("verify", usage, "missing MODEL");
     /* The header digest is checked by open; tensors are checked below, all of them. */
     gemma2_model *m;
-    if (cli_open_model("verify", path, common.threads, GEMMA2_MODEL_SKIP_VERIFY, &m))
+    if (cli_open_model("verify", path, common.threads, GEMMA2_MODEL_SKIP_VERIFY | common.open_flags, &m))
         return CLI_EXIT_ERROR;
     uint32_t n = 0;
     gemma2_model_info mi;

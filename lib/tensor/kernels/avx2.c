@@ -1,47 +1,54 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* AVX2 + FMA + F16C kernels: the function lib/tensor/quant.h defines, with the int8
- * dot products on vpmaddubsw (unsigned × signed bytes, pairs summed into int16 with
- * saturation) and vpmaddwd. Compiled with -mavx2 -mfma -mf16c; everything but the
- * table is static (STYLE.md rule 12).
+/* AVX2 + FMA + F16C kernels: the function lib/tensor/quant.h defines, bit for bit.
+ * Compiled with -mavx2 -mfma -mf16c; everything but the table is static (STYLE.md
+ * rule 12).
  *
- * A step covers 2 blocks: 128-bit lane k of a ymm belongs to block k of the step, two
- * ymm per step: "part 0" holds elements 0..15 of each block, "part 1" elements 16..31
- * (for q4 the low and the high nibbles of the 32 packed bytes; q8 rows and the
- * activations take one lane permute per part). Products, exact in integers:
- *   q8: maddubs(|x|, w·sign(x)) per part: a pair is ≤ 2·127² = 32258 < 2^15 (the
- *       activations never hold −128, q8 weights are in [−127, 127]); vpmaddwd widens
- *       each part, and the two are added in int32;
- *   q4: maddubs(q, x) with the raw nibble q: a pair is ≤ 2·15·127, so both parts add
- *       in int16 before one vpmaddwd; the lanes then start from −8·(their 8 x).
- * Each int32 lane is the exact sum of its 8 products (Σ w·x, q4: Σ (q − 8)·x), so the
- * lanes are unbiased partial sums; A->sum is not needed. A block's 4 lanes are
- * converted to float and scaled by d_w·d_x into a float accumulator, summed across
- * lanes at the end. The per-token work (parts, |x|, start values, d_x spread to lanes)
- * is done once per chunk of blocks into a stack buffer shared by every row of the call.
+ * Products run on vpmaddwd (int16 × int16, pairs summed in int32): an activation fits
+ * int16 whole, x = 256·hi + lo, |x| ≤ 32639, so one vpmaddwd per 16 values gives
+ * Σ w·x = 256·Σ w·hi + Σ w·lo exactly (a block stays below 32·251·32639 < 2^31), about
+ * half the work of a vpmaddubsw pass per digit with its sign fix-ups. Weights widen to
+ * int16 as they stream; activations are prepared once per call into a stack buffer
+ * shared by every row, in the matching order (int16 bytes lo, hi − (lo < 0)), with
+ * their d_x and (q4) sums. The layouts of a step's weights:
+ *   PAIR (q4): a 32-byte load holds 2 blocks, lane k = block k; vpshufb maps the
+ *     nibbles to the levels plus 128, unsigned so they widen by unpacking with zero,
+ *     and 128·A->sum takes the offset back out of each block;
+ *   NAT (q8, one token): vpmovsxbw of each 16 bytes, then each block's two halves are
+ *     folded into its lane of the pair (blend + lane swap);
+ *   QUAD (q8, prefill): the dwords of two pairs [b0 | b1], [b2 | b3] interleaved, so
+ *     a vector holds 2 int32 lanes of each of 4 blocks and a group reduces with 1
+ *     vphaddd instead of 3 (the extra shuffles are shared by the tile's tokens).
+ * A group of 8 blocks (PAIR, NAT: 4 steps, 4 lanes per block; QUAD: 2 steps, 2 lanes)
+ * reduces with vphaddd to its 8 exact block sums, in lane order 0,2,4,6,1,3,5,7. One
+ * convert, one multiply of the scales d_w·d_x (permuted alike) and one FMA add them to
+ * the float accumulator of the group's parity, so the two accumulators hold the 16
+ * canonical lanes b % 16, permuted. At the end the tree of quant.h runs on them: the
+ * two are added (lanes i, i+8), permuted back, then lanes (i, i+4), (i, i+2), (i, i+1).
  *
- * Register tile: R rows × T tokens, 4×2 at most (8 accumulators of the 16 ymm). Decode
- * (one token) runs 4×1, streaming 4 weight rows at once, and forms the scale products
- * of 8 blocks at once; prefill runs 4×2 tiles with the rows innermost. Stack use: a
- * 30 KB activation buffer per call. */
+ * Blocks are prepared in chunks (multiples of 16 blocks) sized for L1; a row spanning
+ * several chunks carries its accumulators across them in a stack buffer, rows going in
+ * batches to bound it. A ragged last group runs on zero-padded copies (zero scales and
+ * activations: fmaf(0, 0, acc) = acc). Register tiles: decode 2 rows × 1 token, with
+ * software prefetch (the wider arithmetic leaves fewer loads in the out-of-order
+ * window); prefill 1 row × up to 8 tokens. Stack use: about 52 KB. */
 #include <immintrin.h>
 #include <string.h>
 
 #include "tensor/quant.h"
 
 #define INLINE static inline __attribute__((always_inline))
-#define MAX_R 4
-#define MAX_T 2
 
 /* ---- activations ------------------------------------------------------------ */
 
 /* Bit-identical to the scalar table: amax = max|x| ignoring NaN (as fmaxf does),
- * d = amax / 127, q = lrint(x * (127 / amax)) in the current rounding mode (the
- * default, to nearest even, as cvtps2dq), clamped to [-127, 127] after conversion (so
- * inf/NaN products convert to INT_MIN and clamp to -127 as cvtss2si does for the
- * scalar lrintf), tail zero. */
-static void quantize_act(const float *x, uint32_t n, int8_t *qs, float *d, int32_t *sum) {
+ * e = x * (127 / amax), hi = lrint(e), lo = lrint((e − hi) · 256), both in the current
+ * rounding mode (the default, to nearest even, as cvtps2dq) and clamped to [-127, 127]
+ * after conversion (so inf/NaN convert to INT_MIN and clamp to -127 as cvtss2si does
+ * for the scalar lrintf), tail zero. */
+static void quantize_act(const float *x, uint32_t n, int8_t *qs, int8_t *ql, float *d, int32_t *sum) {
     const uint32_t nb = g2_q_blocks(n);
     const __m256 zero = _mm256_setzero_ps(), abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    const __m256 lo_weight = _mm256_set1_ps((float)G2_ACT_LO_WEIGHT);
     const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     for (uint32_t b = 0; b < nb; b++) {
@@ -65,18 +72,25 @@ static void quantize_act(const float *x, uint32_t n, int8_t *qs, float *d, int32
         const float amax = _mm_cvtss_f32(m4);
         /* below 2^-100 a block is zero: 127 / amax would overflow to inf (G2_ACT_TINY) */
         const float id = amax >= G2_ACT_TINY ? 127.0f / amax : 0.0f;
-        d[b] = amax >= G2_ACT_TINY ? amax / 127.0f : 0.0f;
+        d[b] = amax >= G2_ACT_TINY ? amax / 127.0f * (1.0f / G2_ACT_LO_WEIGHT) : 0.0f;
         const __m256 vid = _mm256_set1_ps(id);
-        __m256i q[4];
+        __m256i q[4], r[4];
         for (int k = 0; k < 4; k++) {
-            q[k] = _mm256_cvtps_epi32(_mm256_mul_ps(v[k], vid));
-            q[k] = _mm256_min_epi32(_mm256_max_epi32(q[k], lo), hi);
+            const __m256 e = _mm256_mul_ps(v[k], vid);
+            q[k] = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(e), lo), hi);
+            r[k] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_sub_ps(e, _mm256_cvtepi32_ps(q[k])), lo_weight));
+            r[k] = _mm256_min_epi32(_mm256_max_epi32(r[k], lo), hi);
         }
         /* The values fit, so the saturating packs are exact; the permute undoes their
          * per-lane interleave. */
         const __m256i q8 = _mm256_permutevar8x32_epi32(
             _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3])), order);
         _mm256_storeu_si256((__m256i *)(qs + (size_t)b * G2_QK), q8);
+        const __m256i r8 = _mm256_permutevar8x32_epi32(
+            _mm256_packs_epi16(_mm256_packs_epi32(r[0], r[1]), _mm256_packs_epi32(r[2], r[3])), order);
+        _mm256_storeu_si256((__m256i *)(ql + (size_t)b * G2_QK), r8);
+        for (int k = 0; k < 4; k++)
+            q[k] = _mm256_add_epi32(_mm256_slli_epi32(q[k], 8), r[k]);
         __m256i s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
         __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
         s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
@@ -87,212 +101,292 @@ static void quantize_act(const float *x, uint32_t n, int8_t *qs, float *d, int32
 
 /* ---- matrix kernels --------------------------------------------------------------- */
 
-#define STEP 2         /* blocks per step */
-#define XBUF_STEPS 160 /* token-steps in the buffer: 160 × 192 B = 30 KB */
+#define GROUP 8                           /* blocks per group */
+#define DEC_R 2                           /* rows of a decode tile */
+#define MAX_T 8                           /* tokens of a prefill tile (one row), at most */
+#define XBUF_GROUPS 60                    /* token-groups of activations on the stack: 60 × 576 B */
+#define ROW_BATCH 32                      /* rows whose accumulators carry across chunks at once */
+#define PREFETCH 1024                     /* decode: bytes ahead of a row's quants (scales: an 8th) */
+#define LANE_ORDER 0, 2, 4, 6, 1, 3, 5, 7 /* the blocks of a group's reduced lanes */
 
-/* One token's step: parts, their |x| (q8), the int32 start values (q4: −8 · each
- * lane's 8 x), and d_x spread to each block's 4 lanes. */
-typedef struct xstep {
-    __m256i x0, x1, a0, a1, corr;
+enum { PAIR, NAT, QUAD };
+#define LAYOUT(q4, T) ((q4) ? PAIR : (T) == 1 ? NAT : QUAD)
+
+/* One token's group: x its int16 vectors in step order, dx its 8 d_x and corr
+ * 128 · its 8 sums, both in lane order. */
+typedef struct xgroup {
+    __m256i x[16];
     __m256 dx;
-} xstep;
+    __m256i corr;
+} xgroup;
 
-/* Two one-block vectors [b0], [b1] → parts [b0 0..15 | b1 0..15], [b0 16..31 | b1 16..31]. */
-INLINE void split_parts(__m256i a, __m256i b, __m256i *p0, __m256i *p1) {
-    *p0 = _mm256_permute2x128_si256(a, b, 0x20);
-    *p1 = _mm256_permute2x128_si256(a, b, 0x31);
+/* Two 16-byte pieces → [lo | hi]. */
+INLINE __m256i load2(const void *lo, const void *hi) {
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)lo)),
+                                   _mm_loadu_si128((const __m128i *)hi), 1);
 }
 
-/* [v0 × 4, v1 × 4] from v's first two floats. */
-INLINE __m256 spread2(__m128 v) {
-    return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(v), _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
+/* QUAD: [b0 | b1], [b2 | b3] → their dwords interleaved, [b0 b2 b0 b2 | b1 b3 b1 b3]. */
+INLINE void mix(__m256i *v0, __m256i *v1) {
+    const __m256i lo = _mm256_unpacklo_epi32(*v0, *v1);
+    *v1 = _mm256_unpackhi_epi32(*v0, *v1);
+    *v0 = lo;
 }
 
-/* Tokens [t, t+T) × blocks [c0, c1) → xb[s * T + j]. */
-static void prep_x(const g2_qact *A, uint32_t t, uint32_t T, uint32_t c0, uint32_t c1, int q4, xstep *xb) {
-    const __m256i eight = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
+/* The int16 256·hi + lo of bytes 0..7 and 8..15 of each lane: low byte lo, high byte
+ * hi − (lo < 0), which cannot wrap (|hi| ≤ 127). */
+INLINE void join(__m256i hi, __m256i lo, __m256i *x) {
+    const __m256i top = _mm256_add_epi8(hi, _mm256_cmpgt_epi8(_mm256_setzero_si256(), lo));
+    x[0] = _mm256_unpacklo_epi8(lo, top);
+    x[1] = _mm256_unpackhi_epi8(lo, top);
+}
+
+/* Tokens [t, t+T) × blocks [c0, c1) → xg[g * T + j] for group g of the chunk, in the
+ * order of load_w; blocks from c1 to the group's end are zero (with d_x = 0). */
+static void prep_x(const g2_qact *A, uint32_t t, uint32_t T, uint32_t c0, uint32_t c1, int lay, xgroup *xg) {
+    const __m256i order = _mm256_setr_epi32(LANE_ORDER);
     for (uint32_t j = 0; j < T; j++) {
-        const int8_t *xq = A->qs + (size_t)(t + j) * A->nb * G2_QK;
-        const float *xd = A->d + (size_t)(t + j) * A->nb;
-        uint32_t s = 0;
-        for (uint32_t b = c0; b < c1; b += STEP, s++) {
-            const int two = c1 - b >= STEP;
-            const __m256i v0 = _mm256_loadu_si256((const __m256i *)(xq + (size_t)b * G2_QK));
-            const __m256i v1 = two ? _mm256_loadu_si256((const __m256i *)(xq + (size_t)b * G2_QK + 32))
-                                   : _mm256_setzero_si256();
-            xstep *o = &xb[s * T + j];
-            split_parts(v0, v1, &o->x0, &o->x1);
-            o->a0 = _mm256_abs_epi8(o->x0);
-            o->a1 = _mm256_abs_epi8(o->x1);
-            const __m256i s16 =
-                _mm256_add_epi16(_mm256_maddubs_epi16(eight, o->x0), _mm256_maddubs_epi16(eight, o->x1));
-            o->corr = q4 ? _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_madd_epi16(s16, ones))
-                         : _mm256_setzero_si256();
-            o->dx = spread2(_mm_setr_ps(xd[b], two ? xd[b + 1] : 0.0f, 0.0f, 0.0f));
+        const size_t tok = (size_t)(t + j) * A->nb;
+        for (uint32_t b = c0, g = 0; b < c1; b += GROUP, g++) {
+            xgroup *o = &xg[g * T + j];
+            const size_t n = c1 - b < GROUP ? c1 - b : GROUP;
+            float d[GROUP] = {0};
+            int32_t sum[GROUP] = {0};
+            memcpy(d, A->d + tok + b, n * sizeof(float));
+            memcpy(sum, A->sum + tok + b, n * sizeof(int32_t));
+            o->dx = _mm256_permutevar8x32_ps(_mm256_loadu_ps(d), order);
+            o->corr =
+                _mm256_slli_epi32(_mm256_permutevar8x32_epi32(_mm256_loadu_si256((__m256i *)sum), order), 7);
+            __m256i v[4][4]; /* per pair of blocks: hi digits 0..15, 16..31, lo digits */
+            for (uint32_t k = 0; k < 4; k++) {
+                const uint32_t bk = b + 2 * k;
+                int8_t pad[2][2 * G2_QK];
+                const int8_t *h = pad[0], *l = pad[1];
+                if (bk + 2 <= c1) {
+                    h = A->qs + (tok + bk) * G2_QK;
+                    l = A->ql + (tok + bk) * G2_QK;
+                } else { /* a ragged pair: zero-padded copies */
+                    memset(pad, 0, sizeof pad);
+                    if (bk < c1) {
+                        memcpy(pad[0], A->qs + (tok + bk) * G2_QK, G2_QK);
+                        memcpy(pad[1], A->ql + (tok + bk) * G2_QK, G2_QK);
+                    }
+                }
+                if (lay == NAT) { /* block u in element order: qwords 0, 2 | 1, 3, unpacked */
+                    for (int u = 0; u < 2; u++) {
+                        const __m256i hi = _mm256_loadu_si256((const __m256i *)(h + G2_QK * u));
+                        const __m256i lo = _mm256_loadu_si256((const __m256i *)(l + G2_QK * u));
+                        join(_mm256_permute4x64_epi64(hi, 0xD8), _mm256_permute4x64_epi64(lo, 0xD8),
+                             &o->x[4 * k + 2 * u]);
+                    }
+                    continue;
+                }
+                v[k][0] = load2(h, h + G2_QK);
+                v[k][1] = load2(h + 16, h + G2_QK + 16);
+                v[k][2] = load2(l, l + G2_QK);
+                v[k][3] = load2(l + 16, l + G2_QK + 16);
+                if (lay == QUAD && k % 2)
+                    for (int m = 0; m < 4; m++)
+                        mix(&v[k - 1][m], &v[k][m]);
+            }
+            if (lay != NAT)
+                for (int k = 0; k < 4; k++)
+                    for (int m = 0; m < 2; m++)
+                        join(v[k][m], v[k][m + 2], &o->x[4 * k + 2 * m]);
         }
     }
 }
 
-/* Row data of one step at p → parts: q4 unsigned nibbles, q8 signed weights. */
-INLINE void load_w(int q4, const uint8_t *p, __m256i *w0, __m256i *w1) {
-    if (q4) {
+/* The int16 weights of one step at p, in the layouts of the top: 4 vectors, QUAD 8. */
+INLINE void load_w(int lay, const uint8_t *p, __m256i *w) {
+    if (lay == PAIR) {
+        static const int8_t levels[16] = G2_Q4_CODEBOOK;
+        const __m256i k = _mm256_xor_si256(
+            _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)levels)), _mm256_set1_epi8(-128));
         const __m256i v = _mm256_loadu_si256((const __m256i *)p), m = _mm256_set1_epi8(0x0F);
-        *w0 = _mm256_and_si256(v, m);
-        *w1 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m);
+        const __m256i zero = _mm256_setzero_si256();
+        const __m256i a = _mm256_shuffle_epi8(k, _mm256_and_si256(v, m));
+        const __m256i c = _mm256_shuffle_epi8(k, _mm256_and_si256(_mm256_srli_epi16(v, 4), m));
+        w[0] = _mm256_unpacklo_epi8(a, zero);
+        w[1] = _mm256_unpackhi_epi8(a, zero);
+        w[2] = _mm256_unpacklo_epi8(c, zero);
+        w[3] = _mm256_unpackhi_epi8(c, zero);
+    } else if (lay == NAT) {
+#pragma GCC unroll 4
+        for (int m = 0; m < 4; m++)
+            w[m] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + 16 * m)));
     } else {
-        split_parts(_mm256_loadu_si256((const __m256i *)p), _mm256_loadu_si256((const __m256i *)(p + 32)), w0,
-                    w1);
-    }
-}
-
-/* acc += (the pair's integer step sums as floats) · scale. */
-INLINE __m256 pair(int q4, __m256 acc, __m256i w0, __m256i w1, const xstep *x, __m256 scale) {
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256i dot;
-    if (q4) {
-        const __m256i s16 =
-            _mm256_add_epi16(_mm256_maddubs_epi16(w0, x->x0), _mm256_maddubs_epi16(w1, x->x1));
-        dot = _mm256_add_epi32(_mm256_madd_epi16(s16, ones), x->corr);
-    } else {
-        dot = _mm256_add_epi32(
-            _mm256_madd_epi16(_mm256_maddubs_epi16(x->a0, _mm256_sign_epi8(w0, x->x0)), ones),
-            _mm256_madd_epi16(_mm256_maddubs_epi16(x->a1, _mm256_sign_epi8(w1, x->x1)), ones));
-    }
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), scale, acc);
-}
-
-/* One full step of an R×T tile: row i's 2 blocks at wq + i·wq_stride (quants) and wd + i·wd_stride
- * (scales),
- * token j's prepared step at xs[j]. */
-INLINE void tile_step(__m256 acc[MAX_R][MAX_T], int q4, int R, int T, const uint8_t *wq, size_t wq_stride,
-                      const uint16_t *wd, size_t wd_stride, const xstep *xs) {
+        __m256i v[4] = {load2(p, p + G2_QK), load2(p + 16, p + G2_QK + 16), load2(p + 64, p + 96),
+                        load2(p + 80, p + 112)};
+        mix(&v[0], &v[2]);
+        mix(&v[1], &v[3]);
 #pragma GCC unroll 4
-    for (int i = 0; i < R; i++) {
-        /* Read the token data from memory rather than let the compiler hoist it into
-         * registers and spill them. */
-        __asm__ volatile("" ::: "memory");
-        __m256i w0, w1;
-        load_w(q4, wq + i * wq_stride, &w0, &w1);
-        uint32_t h;
-        memcpy(&h, wd + i * wd_stride, sizeof h);
-        const __m256 dw = spread2(_mm_cvtph_ps(_mm_cvtsi32_si128((int)h)));
-#pragma GCC unroll 4
-        for (int j = 0; j < T; j++)
-            acc[i][j] = pair(q4, acc[i][j], w0, w1, &xs[j], _mm256_mul_ps(dw, xs[j].dx));
-    }
-}
-
-/* Four steps (8 blocks) of an R×1 tile, for decode: the 8 scale products d_w·d_x of a
- * row are formed at once (xd: the token's d at the first block), then each step picks
- * its 2 with one permute. */
-INLINE void tile_quad_t1(__m256 acc[MAX_R][MAX_T], int q4, int R, const uint8_t *wq, size_t wq_stride,
-                         const uint16_t *wd, size_t wd_stride, const xstep *xs, const float *xd) {
-    const size_t qstep = STEP * (q4 ? G2_QK / 2 : G2_QK);
-    const __m256 dx = _mm256_loadu_ps(xd);
-    __m256 p[MAX_R];
-#pragma GCC unroll 4
-    for (int i = 0; i < R; i++)
-        p[i] = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(wd + i * wd_stride))), dx);
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; k++) {
-        const __m256i idx =
-            _mm256_setr_epi32(2 * k, 2 * k, 2 * k, 2 * k, 2 * k + 1, 2 * k + 1, 2 * k + 1, 2 * k + 1);
-#pragma GCC unroll 4
-        for (int i = 0; i < R; i++) {
-            __m256i w0, w1;
-            load_w(q4, wq + i * wq_stride + k * qstep, &w0, &w1);
-            acc[i][0] = pair(q4, acc[i][0], w0, w1, &xs[k], _mm256_permutevar8x32_ps(p[i], idx));
+        for (int m = 0; m < 4; m++) {
+            const __m256i sign = _mm256_cmpgt_epi8(_mm256_setzero_si256(), v[m]);
+            w[2 * m] = _mm256_unpacklo_epi8(v[m], sign);
+            w[2 * m + 1] = _mm256_unpackhi_epi8(v[m], sign);
         }
     }
 }
 
-INLINE float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
+INLINE __m256i madd2(const __m256i *w, const __m256i *x) {
+    return _mm256_add_epi32(_mm256_madd_epi16(w[0], x[0]), _mm256_madd_epi16(w[1], x[1]));
+}
+/* Σ w·x of one step for one token. PAIR, NAT: [block 0: 4 int32 | block 1: 4 int32]
+ * (NAT folds its one-block vectors: lanes i, i+4). QUAD: [b0 b0 b2 b2 | b1 b1 b3 b3]. */
+INLINE __m256i step_dot(int lay, const __m256i *w, const __m256i *x) {
+    const __m256i m0 = madd2(w, x), m1 = madd2(w + 2, x + 2);
+    if (lay == PAIR)
+        return _mm256_add_epi32(m0, m1);
+    if (lay == NAT)
+        return _mm256_add_epi32(_mm256_blend_epi32(m0, m1, 0xF0), _mm256_permute2x128_si256(m0, m1, 0x21));
+    return _mm256_add_epi32(_mm256_add_epi32(m0, m1),
+                            _mm256_add_epi32(madd2(w + 4, x + 4), madd2(w + 6, x + 6)));
 }
 
-/* Rows [r, r+R) × the T tokens prepared in xb over blocks [c0, c1); y (token 0's row
- * 0 at y[r]) is set (first chunk) or added to; xd: the first token's d at block 0. A
- * ragged last step runs on zero-padded copies of the rows' last blocks. */
-INLINE void tile(int q4, int R, int T, const g2_qmatrix *W, uint32_t r, const xstep *xb, const float *xd,
-                 uint32_t c0, uint32_t c1, float *y, size_t y_stride, int first) {
-    const size_t qblk = q4 ? G2_QK / 2 : G2_QK;
-    __m256 acc[MAX_R][MAX_T];
-    size_t wq_stride = (size_t)W->nb * qblk, wd_stride = W->nb;
-    const uint8_t *wq = (const uint8_t *)W->qs + ((size_t)r * W->nb + c0) * qblk;
-    const uint16_t *wd = W->d + (size_t)r * W->nb + c0;
-#pragma GCC unroll 4
-    for (int i = 0; i < R; i++)
-#pragma GCC unroll 4
-        for (int j = 0; j < T; j++)
-            acc[i][j] = _mm256_setzero_ps();
-    uint32_t b = c0;
+/* One group of an R×T tile into accumulator h: row i's 8 blocks at wq + i·wq_stride
+ * (quants) and wd + i·wd_stride (scales), token j's prepared group at xg[j]. */
+INLINE void group(__m256 acc[DEC_R][MAX_T][2], int h, int lay, int R, int T, const uint8_t *wq,
+                  size_t wq_stride, const uint16_t *wd, size_t wd_stride, const xgroup *xg) {
+    const int steps = lay == QUAD ? 2 : 4, q4 = lay == PAIR;
+    const size_t qstep = GROUP / steps * (q4 ? G2_QK / 2 : G2_QK);
+    const __m256i order = _mm256_setr_epi32(LANE_ORDER);
+    __m256i s[DEC_R][MAX_T][4];
     if (T == 1)
-        for (; b + 4 * STEP <= c1; b += 4 * STEP, xb += 4, wq += 4 * STEP * qblk, wd += 4 * STEP)
-            tile_quad_t1(acc, q4, R, wq, wq_stride, wd, wd_stride, xb, xd + b);
-    for (; b + STEP <= c1; b += STEP, xb += T, wq += STEP * qblk, wd += STEP)
-        tile_step(acc, q4, R, T, wq, wq_stride, wd, wd_stride, xb);
-    if (b < c1) {
-        _Alignas(64) uint8_t pq[MAX_R][STEP * G2_QK];
-        uint16_t pd[MAX_R][STEP];
-        const uint32_t n = c1 - b;
+#pragma GCC unroll 2
         for (int i = 0; i < R; i++) {
-            memset(pq[i], q4 ? 0x88 : 0, sizeof pq[i]); /* weight 0 */
-            memset(pd[i], 0, sizeof pd[i]);
-            memcpy(pq[i], wq + i * wq_stride, n * qblk);
-            memcpy(pd[i], wd + i * wd_stride, n * sizeof(uint16_t));
+            for (int l = 0; l < (q4 ? 2 : 4); l++)
+                _mm_prefetch((const char *)(wq + i * wq_stride + PREFETCH + 64 * l), _MM_HINT_T0);
+            _mm_prefetch((const char *)(wd + i * wd_stride) + PREFETCH / 8, _MM_HINT_T0);
         }
-        tile_step(acc, q4, R, T, &pq[0][0], sizeof pq[0], &pd[0][0], STEP, xb);
-    }
 #pragma GCC unroll 4
-    for (int i = 0; i < R; i++)
-#pragma GCC unroll 4
+    for (int k = 0; k < steps; k++)
+#pragma GCC unroll 2
+        for (int i = 0; i < R; i++) {
+            __m256i w[8];
+            load_w(lay, wq + i * wq_stride + k * qstep, w);
+#pragma GCC unroll 8
+            for (int j = 0; j < T; j++) {
+                s[i][j][k] = step_dot(lay, w, &xg[j].x[16 / steps * k]);
+                /* Pin the sum here: GCC would sink it to its use, spilling the products. */
+                __asm__ volatile("" : "+x"(s[i][j][k]));
+            }
+        }
+#pragma GCC unroll 2
+    for (int i = 0; i < R; i++) {
+        const __m256 dw = _mm256_permutevar8x32_ps(
+            _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(wd + i * wd_stride))), order);
+#pragma GCC unroll 8
         for (int j = 0; j < T; j++) {
-            float *out = &y[(size_t)j * y_stride + r + i];
-            const float v = hsum(acc[i][j]);
-            *out = first ? v : *out + v;
+            __m256i isum = _mm256_hadd_epi32(s[i][j][0], s[i][j][1]);
+            if (steps == 4)
+                isum = _mm256_hadd_epi32(isum, _mm256_hadd_epi32(s[i][j][2], s[i][j][3]));
+            if (q4)
+                isum = _mm256_sub_epi32(isum, xg[j].corr);
+            acc[i][j][h] =
+                _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, xg[j].dx), acc[i][j][h]);
+        }
+    }
+}
+
+/* Rows [r, r+R) × the T tokens prepared in xg over blocks [c0, c1) (c0 a multiple of
+ * 16, so group parity is global). The accumulators start at zero (first) or from
+ * carry, and end in y (last: token 0's row 0 at y[r]) or in carry. */
+INLINE void tile(int lay, int R, int T, const g2_qmatrix *W, uint32_t r, const xgroup *xg, uint32_t c0,
+                 uint32_t c1, __m256 (*carry)[MAX_T][2], int first, int last, float *y, size_t y_stride) {
+    const size_t qblk = lay == PAIR ? G2_QK / 2 : G2_QK, qrow = (size_t)W->nb * qblk;
+    const uint8_t *wq = (const uint8_t *)W->qs + (size_t)r * qrow;
+    const uint16_t *wd = W->d + (size_t)r * W->nb;
+    __m256 acc[DEC_R][MAX_T][2];
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++)
+            for (int h = 0; h < 2; h++)
+                acc[i][j][h] = first ? _mm256_setzero_ps() : carry[i][j][h];
+    for (uint32_t b = c0, h = 0; b < c1; b += GROUP, h ^= 1, xg += T) {
+        const uint8_t *q = wq + b * qblk;
+        const uint16_t *d = wd + b;
+        size_t qs = qrow, ds = W->nb;
+        _Alignas(32) uint8_t pq[DEC_R][GROUP * G2_QK];
+        uint16_t pd[DEC_R][GROUP];
+        if (c1 - b < GROUP) { /* a ragged group: zero-padded copies */
+            for (int i = 0; i < R; i++) {
+                memset(pq[i], 0, sizeof pq[i]);
+                memset(pd[i], 0, sizeof pd[i]);
+                memcpy(pq[i], q + i * qrow, (c1 - b) * qblk);
+                memcpy(pd[i], d + i * ds, (c1 - b) * sizeof(uint16_t));
+            }
+            q = pq[0], qs = sizeof pq[0], d = pd[0], ds = GROUP;
+        }
+        group(acc, (int)h, lay, R, T, q, qs, d, ds, xg);
+    }
+    const __m256i back = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7); /* LANE_ORDER inverted */
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) {
+            if (!last) {
+                carry[i][j][0] = acc[i][j][0];
+                carry[i][j][1] = acc[i][j][1];
+                continue;
+            }
+            /* the tree of quant.h: lanes (i, i+8), then back in order (i, i+4), (i, i+2),
+             * (i, i+1) */
+            const __m256 v = _mm256_permutevar8x32_ps(_mm256_add_ps(acc[i][j][0], acc[i][j][1]), back);
+            __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+            s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+            s = _mm_add_ss(s, _mm_movehdup_ps(s));
+            y[(size_t)j * y_stride + r + i] = _mm_cvtss_f32(s);
         }
 }
 
 /* One function per tile shape, so each is compiled with its loops unrolled. */
-typedef void tile_fn(const g2_qmatrix *W, uint32_t r, const xstep *xb, const float *xd, uint32_t c0,
-                     uint32_t c1, float *y, size_t y_stride, int first);
-#define TILE_FN(name, q4, R, T)                                                                      \
-    static void name(const g2_qmatrix *W, uint32_t r, const xstep *xb, const float *xd, uint32_t c0, \
-                     uint32_t c1, float *y, size_t ys, int first) {                                  \
-        tile(q4, R, T, W, r, xb, xd, c0, c1, y, ys, first);                                          \
+typedef void tile_fn(const g2_qmatrix *W, uint32_t r, const xgroup *xg, uint32_t c0, uint32_t c1,
+                     __m256 (*carry)[MAX_T][2], int first, int last, float *y, size_t y_stride);
+#define TILE_FN(name, q4, R, T)                                                                   \
+    static void name(const g2_qmatrix *W, uint32_t r, const xgroup *xg, uint32_t c0, uint32_t c1, \
+                     __m256(*carry)[MAX_T][2], int first, int last, float *y, size_t ys) {        \
+        tile(LAYOUT(q4, T), R, T, W, r, xg, c0, c1, carry, first, last, y, ys);                   \
     }
-TILE_FN(q8_4x2, 0, 4, 2)
-TILE_FN(q8_4x1, 0, 4, 1)
-TILE_FN(q8_1x2, 0, 1, 2)
+TILE_FN(q8_2x1, 0, DEC_R, 1)
 TILE_FN(q8_1x1, 0, 1, 1)
-TILE_FN(q4_4x2, 1, 4, 2)
-TILE_FN(q4_4x1, 1, 4, 1)
-TILE_FN(q4_1x2, 1, 1, 2)
+TILE_FN(q8_1x2, 0, 1, 2)
+TILE_FN(q8_1x4, 0, 1, 4)
+TILE_FN(q8_1x8, 0, 1, 8)
+TILE_FN(q4_2x1, 1, DEC_R, 1)
 TILE_FN(q4_1x1, 1, 1, 1)
+TILE_FN(q4_1x2, 1, 1, 2)
+TILE_FN(q4_1x4, 1, 1, 4)
+TILE_FN(q4_1x8, 1, 1, 8)
 
-/* Tokens in tiles of up to 2; blocks in chunks whose prepared activations fill the
- * buffer; rows in tiles of 4 (1 at a ragged end) innermost, so one preparation serves
- * the whole row range. tiles[0][T - 1]: 4-row tiles, tiles[1][T - 1]: 1-row tiles. */
-static void gemm(int q4, tile_fn *const tiles[2][MAX_T], const g2_qmatrix *W, uint32_t r0, uint32_t r1,
+/* Tokens in tiles of 8, 4, 2 or 1 (the largest that fits); blocks in chunks whose
+ * prepared activations fill the buffer; rows innermost, so one preparation serves all
+ * the rows of a batch (all rows when one chunk covers the row). tiles[log2 T]: [0]
+ * the tile (decode: 2 rows), [1] its 1-row form. */
+static void gemm(int q4, tile_fn *const tiles[4][2], const g2_qmatrix *W, uint32_t r0, uint32_t r1,
                  const g2_qact *A, uint32_t n_tok, float *y, size_t y_stride) {
-    xstep xb[XBUF_STEPS];
+    xgroup xg[XBUF_GROUPS];
+    __m256 carry[ROW_BATCH][MAX_T][2];
     const uint32_t nb = W->nb;
     if (r0 >= r1)
         return;
-    for (uint32_t t = 0; t < n_tok; t += MAX_T) {
-        const uint32_t T = n_tok - t < MAX_T ? n_tok - t : MAX_T;
-        const uint32_t chunk = XBUF_STEPS / T / 4 * 4 * STEP; /* blocks, a multiple of the quad */
-        for (uint32_t c0 = 0; c0 < nb; c0 += chunk) {
-            const uint32_t c1 = nb - c0 < chunk ? nb : c0 + chunk;
-            prep_x(A, t, T, c0, c1, q4, xb);
-            for (uint32_t r = r0; r < r1;) {
-                const int one = r1 - r < MAX_R;
-                tiles[one][T - 1](W, r, xb, A->d + (size_t)t * A->nb, c0, c1, y + (size_t)t * y_stride,
-                                  y_stride, c0 == 0);
-                r += one ? 1 : MAX_R;
+    for (uint32_t t = 0, T; t < n_tok; t += T) {
+        int lg = 0;
+        while ((2u << lg) <= MAX_T && (2u << lg) <= n_tok - t)
+            lg++;
+        T = 1u << lg;
+        const uint32_t R = T == 1 ? DEC_R : 1;
+        const uint32_t chunk = XBUF_GROUPS / T / 2 * 2 * GROUP; /* blocks, a multiple of 16 */
+        const uint32_t batch = nb <= chunk ? r1 - r0 : ROW_BATCH;
+        for (uint32_t rb = r0; rb < r1; rb += batch) {
+            const uint32_t re = r1 - rb < batch ? r1 : rb + batch;
+            /* at least once: with no blocks (nb = 0) the tiles still write y = 0 */
+            for (uint32_t c0 = 0; c0 == 0 || c0 < nb; c0 += chunk) {
+                const uint32_t c1 = nb - c0 < chunk ? nb : c0 + chunk;
+                prep_x(A, t, T, c0, c1, LAYOUT(q4, T), xg);
+                for (uint32_t r = rb; r < re;) {
+                    const int one = re - r < R;
+                    tiles[lg][one](W, r, xg, c0, c1, &carry[(r - rb) % ROW_BATCH], c0 == 0, c1 == nb,
+                                   y + (size_t)t * y_stride, y_stride);
+                    r += one ? 1 : R;
+                }
             }
         }
     }
@@ -300,13 +394,13 @@ static void gemm(int q4, tile_fn *const tiles[2][MAX_T], const g2_qmatrix *W, ui
 
 static void gemm_q8(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact *A, uint32_t n_tok, float *y,
                     size_t y_stride) {
-    static tile_fn *const tiles[2][MAX_T] = {{q8_4x1, q8_4x2}, {q8_1x1, q8_1x2}};
+    static tile_fn *const tiles[4][2] = {{q8_2x1, q8_1x1}, {q8_1x2}, {q8_1x4}, {q8_1x8}};
     gemm(0, tiles, W, r0, r1, A, n_tok, y, y_stride);
 }
 
 static void gemm_q4(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact *A, uint32_t n_tok, float *y,
                     size_t y_stride) {
-    static tile_fn *const tiles[2][MAX_T] = {{q4_4x1, q4_4x2}, {q4_1x1, q4_1x2}};
+    static tile_fn *const tiles[4][2] = {{q4_2x1, q4_1x1}, {q4_1x2}, {q4_1x4}, {q4_1x8}};
     gemm(1, tiles, W, r0, r1, A, n_tok, y, y_stride);
 }
 

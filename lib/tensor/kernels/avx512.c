@@ -1,22 +1,30 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* AVX-512 (F/BW/VL/VNNI) kernels: the function lib/tensor/quant.h defines, with the
- * int8 dot products on vpdpbusd. Compiled with -mavx512f -mavx512bw -mavx512vl
- * -mavx512vnni -mf16c -mfma; everything but the table is static (STYLE.md rule 12).
+/* AVX-512 (F/BW/VL/VNNI) kernels: the function lib/tensor/quant.h defines, bit for bit,
+ * with the int8 dot products on vpdpbusd. Compiled with -mavx512f -mavx512bw
+ * -mavx512vl -mavx512vnni -mf16c -mfma; everything but the table is static (STYLE.md
+ * rule 12).
  *
- * vpdpbusd multiplies unsigned by signed bytes, so both weight types are fed to it as
- * unsigned u = w + off, and the offset is taken out again lane by lane:
- *   q8: u = w + 128 (w XOR 0x80),  q4: u = q = (q − 8) + 8 (the raw nibble);
- *   each int32 lane starts from −off·(the 8 activation bytes it will meet), computed
- *   once per token with vpdpbusd against the constant off, so after its two vpdpbusd
- *   a lane holds the exact Σ w·x (q4: Σ (q − 8)·x) of its 8 products.
- * The lanes are unbiased partial sums (no large offset cancelling across lanes in
- * float), and A->sum is not needed.
+ * vpdpbusd multiplies unsigned by signed bytes, so weights go in as u = w + 128 (q8:
+ * w XOR 0x80; q4: the codebook level + 128 looked up with vpshufb) and the activation
+ * digits as they are. Per block that adds 128 · (256·Σhi + Σlo) = 128 · A->sum, taken
+ * out once per block after the lanes are summed.
  *
- * Register tile: R rows × T tokens, 4×4 at most (16 accumulators). The weights are
- * loaded and unpacked once per row and step for the T tokens; the token side is
- * prepared once per call and chunk of blocks for all rows (see below). Decode (one
- * token) runs 4×1 tiles, streaming 4 weight rows at once; prefill runs 4×4 tiles.
- * Stack use: a 32 KB activation buffer per call. */
+ * A step covers 4 blocks: 128-bit lane k of a zmm belongs to block k of the step, two
+ * zmm per operand: "part 0" holds elements 0..15 of each block, "part 1" 16..31 (for
+ * q4 the low and the high nibbles of the 64 packed bytes; q8 rows and activations take
+ * two lane shuffles). Per (row, token) pair a step costs 4 vpdpbusd (hi and lo digits
+ * × two parts) and a shift: lane = 256·Σu·hi + Σu·lo over its 8 elements, exact.
+ *
+ * Four steps make a group of 16 blocks. Their 4 lane vectors are summed per block with
+ * a transposed integer reduction, leaving lane 4k+s = block 4s+k of the group; one
+ * convert and one FMA with the scales d_w·d_x (permuted the same way) add the 16 blocks
+ * to the float accumulator, whose lane 4k+s is thus the canonical lane 4s+k (b % 16).
+ * At the end the accumulator is permuted back and summed by the canonical tree.
+ *
+ * The per-token work (parts, the −128·sum corrections and d_x in group order) is done
+ * once per chunk of blocks into a stack buffer shared by every row of the call; float
+ * accumulators carry across chunks in a small buffer. Register tile: R rows × T
+ * tokens, 4×2 at most. Stack use: about 40 KB per call. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -24,84 +32,86 @@
 
 #define INLINE static inline __attribute__((always_inline))
 #define MAX_R 4
-#define MAX_T 4
+#define MAX_T 2
 
 /* ---- activations ------------------------------------------------------------ */
 
 /* Bit-identical to the scalar table: amax = max|x| ignoring NaN (as fmaxf does),
- * d = amax / 127, q = lrint(x * (127 / amax)) in the current rounding mode (the
- * default, to nearest even, as cvtps2dq), clamped to [-127, 127] after conversion (so
- * inf/NaN products convert to INT_MIN and clamp to -127 as cvtss2si does for the
- * scalar lrintf), tail zero. */
-static void quantize_act(const float *x, uint32_t n, int8_t *qs, float *d, int32_t *sum) {
+ * e = x * (127 / amax), hi = lrint(e), lo = lrint((e − hi) · 256), both in the current
+ * rounding mode (the default, to nearest even, as cvtps2dq) and clamped to [-127, 127]
+ * after conversion (so inf/NaN convert to INT_MIN and clamp to -127 as cvtss2si does
+ * for the scalar lrintf), tail zero. */
+INLINE __m512i clamp127(__m512i q) {
+    return _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(-127)), _mm512_set1_epi32(127));
+}
+
+static void quantize_act(const float *x, uint32_t n, int8_t *qs, int8_t *ql, float *d, int32_t *sum) {
     const uint32_t nb = g2_q_blocks(n);
-    const __m512 zero = _mm512_setzero_ps();
-    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+    const __m512 zero = _mm512_setzero_ps(), lo_weight = _mm512_set1_ps((float)G2_ACT_LO_WEIGHT);
     for (uint32_t b = 0; b < nb; b++) {
         const uint32_t left = n - b * G2_QK;
-        __m512 v0, v1;
+        __m512 v[2];
         if (left >= G2_QK) {
-            v0 = _mm512_loadu_ps(x + (size_t)b * G2_QK);
-            v1 = _mm512_loadu_ps(x + (size_t)b * G2_QK + 16);
+            v[0] = _mm512_loadu_ps(x + (size_t)b * G2_QK);
+            v[1] = _mm512_loadu_ps(x + (size_t)b * G2_QK + 16);
         } else {
             const uint32_t k0 = left < 16 ? left : 16, k1 = left - k0;
-            v0 = _mm512_maskz_loadu_ps((__mmask16)((1u << k0) - 1), x + (size_t)b * G2_QK);
-            v1 = _mm512_maskz_loadu_ps((__mmask16)((1u << k1) - 1), x + (size_t)b * G2_QK + 16);
+            v[0] = _mm512_maskz_loadu_ps((__mmask16)((1u << k0) - 1), x + (size_t)b * G2_QK);
+            v[1] = _mm512_maskz_loadu_ps((__mmask16)((1u << k1) - 1), x + (size_t)b * G2_QK + 16);
         }
         /* max(|v|, 0) returns 0 for a NaN |v| (the second operand wins). */
         __m512 m =
-            _mm512_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), zero), _mm512_max_ps(_mm512_abs_ps(v1), zero));
+            _mm512_max_ps(_mm512_max_ps(_mm512_abs_ps(v[0]), zero), _mm512_max_ps(_mm512_abs_ps(v[1]), zero));
         const float amax = _mm512_reduce_max_ps(m);
         /* below 2^-100 a block is zero: 127 / amax would overflow to inf (G2_ACT_TINY) */
         const float id = amax >= G2_ACT_TINY ? 127.0f / amax : 0.0f;
-        d[b] = amax >= G2_ACT_TINY ? amax / 127.0f : 0.0f;
+        d[b] = amax >= G2_ACT_TINY ? amax / 127.0f * (1.0f / G2_ACT_LO_WEIGHT) : 0.0f;
         const __m512 vid = _mm512_set1_ps(id);
-        __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, vid));
-        __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, vid));
-        q0 = _mm512_min_epi32(_mm512_max_epi32(q0, lo), hi);
-        q1 = _mm512_min_epi32(_mm512_max_epi32(q1, lo), hi);
-        sum[b] = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
-        _mm_storeu_si128((__m128i *)(qs + (size_t)b * G2_QK), _mm512_cvtepi32_epi8(q0));
-        _mm_storeu_si128((__m128i *)(qs + (size_t)b * G2_QK + 16), _mm512_cvtepi32_epi8(q1));
+        __m512i total = _mm512_setzero_si512();
+        for (int h = 0; h < 2; h++) {
+            const __m512 e = _mm512_mul_ps(v[h], vid);
+            const __m512i hi = clamp127(_mm512_cvtps_epi32(e));
+            const __m512i lo = clamp127(
+                _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_sub_ps(e, _mm512_cvtepi32_ps(hi)), lo_weight)));
+            total = _mm512_add_epi32(total, _mm512_add_epi32(_mm512_slli_epi32(hi, 8), lo));
+            _mm_storeu_si128((__m128i *)(qs + (size_t)b * G2_QK + 16 * h), _mm512_cvtepi32_epi8(hi));
+            _mm_storeu_si128((__m128i *)(ql + (size_t)b * G2_QK + 16 * h), _mm512_cvtepi32_epi8(lo));
+        }
+        sum[b] = _mm512_reduce_add_epi32(total);
     }
 }
 
-/* ---- matrix kernels ---------------------------------------------------------------
- * A step covers 4 blocks. Weights and activations are both arranged so that 128-bit
- * lane k of a zmm belongs to block k of the step, two zmm per step: "part 0" holds
- * elements 0..15 of each block, "part 1" elements 16..31. For q4 that is just the low
- * and the high nibbles of the 64 packed bytes; q8 rows and the activations take two
- * lane shuffles. Then two vpdpbusd sum a whole step into one zmm with 4 int32 lanes
- * per block, so each pair (row, token) costs per step: 2 vpdpbusd, 1 convert, 1 scale
- * multiply, 1 FMA for 128 multiply-adds. The per-token work (shuffles, the −off·Σx
- * start values, d_x spread to lanes) is done once per chunk of blocks into a stack
- * buffer and shared by every row of the call. */
+/* ---- matrix kernels --------------------------------------------------------------- */
 
-#define STEP 4         /* blocks per step */
-#define XBUF_STEPS 128 /* token-steps in the buffer: 128 × 256 B = 32 KB */
+#define STEP 4                       /* blocks per step */
+#define GROUP 16                     /* blocks per group (= G2_ACC_LANES) */
+#define CHUNK_GROUPS 16              /* groups per prepared chunk: 256 blocks */
+#define ROW_BATCH 32                 /* rows whose accumulators are kept across chunks */
+#define CHUNK (CHUNK_GROUPS * GROUP) /* blocks */
 
-/* Int32 → float without vcvtdq2ps (which shares its port with vpdpbusd): the lanes
- * start from the bits of 1.5·2^23, so for |sum| < 2^22 (here ≤ 8·128·127) the lane
- * read as a float is exactly 1.5·2^23 + sum, and one subtraction leaves the sum. */
-#define MAGIC 12582912.0f
-#define MAGIC_BITS 0x4B400000
+_Static_assert(GROUP == G2_ACC_LANES && GROUP == 4 * STEP, "a group is the canonical lane count");
+_Static_assert(G2_ACT_LO_WEIGHT == 256, "the digits combine with a shift by 8");
 
-/* One token's step, ready for the pairs: x parts, vpdpbusd start (per lane,
- * MAGIC_BITS − off · its 8 x bytes), and d_x spread to each block's 4 lanes. */
+/* One token's step: the hi and lo digits, parts 0 and 1. */
 typedef struct xstep {
-    __m512i x0, x1, corr;
-    __m512 dx;
+    __m512i h0, h1, l0, l1;
 } xstep;
+
+/* One token's group: d_x and −128·sum in lane order (lane 4k+s = block 4s+k). */
+typedef struct xgroup {
+    __m512 dx;
+    __m512i corr;
+} xgroup;
+
+/* Lane 4k+s ← lane 4s+k: group order ↔ block order (its own inverse). */
+INLINE __m512i transpose_idx(void) {
+    return _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+}
 
 /* Byte masks of the first n bytes of a 64-byte (part) load. */
 INLINE __mmask64 bytes_lo(uint32_t n) { return n >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << n) - 1; }
 INLINE __mmask64 bytes_hi(uint32_t n) { return n <= 64 ? 0 : bytes_lo(n - 64); }
-
-/* Lanes 4k..4k+3 of the result ← v[k]: a step's per-block values to its lanes. */
-INLINE __m512 spread4(__m128 v) {
-    const __m512i idx = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
-    return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(v));
-}
+INLINE __mmask16 first16(uint32_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
 
 /* 128 bytes of two-block vectors [b0 | b1], [b2 | b3] → parts 0 and 1. */
 INLINE void split_parts(__m512i a, __m512i b, __m512i *p0, __m512i *p1) {
@@ -109,42 +119,56 @@ INLINE void split_parts(__m512i a, __m512i b, __m512i *p0, __m512i *p1) {
     *p1 = _mm512_shuffle_i64x2(a, b, 0xDD); /* lanes a1 a3 b1 b3 */
 }
 
-/* Tokens [t, t+T) × blocks [c0, c1) → xb[s * T + j]. */
-static void prep_x(const g2_qact *A, uint32_t t, uint32_t T, uint32_t c0, uint32_t c1, int q4, xstep *xb) {
-    const __m512i off = _mm512_set1_epi8(q4 ? 8 : (char)0x80), zero = _mm512_setzero_si512();
-    const __m512i magic = _mm512_set1_epi32(MAGIC_BITS);
+/* Blocks [b, b + n) of one digit array → parts (zero past n). */
+INLINE void load_parts(const int8_t *q, uint32_t b, uint32_t n, __m512i *p0, __m512i *p1) {
+    __m512i a, c;
+    if (n == STEP) {
+        a = _mm512_loadu_si512(q + (size_t)b * G2_QK);
+        c = _mm512_loadu_si512(q + (size_t)b * G2_QK + 64);
+    } else {
+        a = _mm512_maskz_loadu_epi8(bytes_lo(n * G2_QK), q + (size_t)b * G2_QK);
+        c = _mm512_maskz_loadu_epi8(bytes_hi(n * G2_QK), q + (size_t)b * G2_QK + 64);
+    }
+    split_parts(a, c, p0, p1);
+}
+
+/* Tokens [t, t+T) × blocks [c0, c1) (c0 a multiple of GROUP) → xs[s * T + j] and
+ * xg[g * T + j], zero past c1. */
+static void prep_x(const g2_qact *A, uint32_t t, uint32_t T, uint32_t c0, uint32_t c1, xstep *xs,
+                   xgroup *xg) {
+    const __m512i idx = transpose_idx();
     for (uint32_t j = 0; j < T; j++) {
-        const int8_t *xq = A->qs + (size_t)(t + j) * A->nb * G2_QK;
-        const float *xd = A->d + (size_t)(t + j) * A->nb;
+        const size_t at = (size_t)(t + j) * A->nb;
         uint32_t s = 0;
         for (uint32_t b = c0; b < c1; b += STEP, s++) {
             const uint32_t n = c1 - b < STEP ? c1 - b : STEP;
-            __m512i a, bb;
-            __m128 d;
-            if (n == STEP) {
-                a = _mm512_loadu_si512(xq + (size_t)b * G2_QK);
-                bb = _mm512_loadu_si512(xq + (size_t)b * G2_QK + 64);
-                d = _mm_loadu_ps(xd + b);
-            } else {
-                a = _mm512_maskz_loadu_epi8(bytes_lo(n * G2_QK), xq + (size_t)b * G2_QK);
-                bb = _mm512_maskz_loadu_epi8(bytes_hi(n * G2_QK), xq + (size_t)b * G2_QK + 64);
-                d = _mm_maskz_loadu_ps((__mmask8)((1u << n) - 1), xd + b);
-            }
-            xstep *o = &xb[s * T + j];
-            split_parts(a, bb, &o->x0, &o->x1);
-            o->corr = _mm512_sub_epi32(
-                magic, _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, off, o->x0), off, o->x1));
-            o->dx = spread4(d);
+            xstep *o = &xs[s * T + j];
+            load_parts(A->qs + at * G2_QK, b, n, &o->h0, &o->h1);
+            load_parts(A->ql + at * G2_QK, b, n, &o->l0, &o->l1);
+        }
+        uint32_t g = 0;
+        for (uint32_t b = c0; b < c1; b += GROUP, g++) {
+            const __mmask16 m = first16(c1 - b);
+            const __m512 dx = _mm512_maskz_loadu_ps(m, A->d + at + b);
+            const __m512i sum = _mm512_maskz_loadu_epi32(m, A->sum + at + b);
+            xg[g * T + j].dx = _mm512_permutexvar_ps(idx, dx);
+            xg[g * T + j].corr = _mm512_permutexvar_epi32(
+                idx, _mm512_slli_epi32(_mm512_sub_epi32(_mm512_setzero_si512(), sum), 7));
         }
     }
 }
 
-/* Row data of one step at p → parts 0 and 1 as unsigned bytes. */
+/* One row's step at p → parts 0 and 1 as unsigned bytes u = w + 128. */
 INLINE void load_w(int q4, const uint8_t *p, __m512i *w0, __m512i *w1) {
     if (q4) {
+        /* the codebook + 128, repeated in each 128-bit lane for vpshufb */
+        const __m512i levels = _mm512_broadcast_i32x4(
+            _mm_setr_epi8(-123 + 128, -99 + 128, -79 + 128, -62 + 128, -46 + 128, -32 + 128, -19 + 128,
+                          -6 + 128, 6 + 128, 19 + 128, 32 + 128, 46 + 128, (char)(62 + 128), (char)(79 + 128),
+                          (char)(99 + 128), (char)(123 + 128)));
         const __m512i v = _mm512_loadu_si512(p), m = _mm512_set1_epi8(0x0F);
-        *w0 = _mm512_and_si512(v, m);
-        *w1 = _mm512_and_si512(_mm512_srli_epi16(v, 4), m);
+        *w0 = _mm512_shuffle_epi8(levels, _mm512_and_si512(v, m));
+        *w1 = _mm512_shuffle_epi8(levels, _mm512_and_si512(_mm512_srli_epi16(v, 4), m));
     } else {
         const __m512i sign = _mm512_set1_epi8((char)0x80);
         split_parts(_mm512_xor_si512(_mm512_loadu_si512(p), sign),
@@ -152,162 +176,162 @@ INLINE void load_w(int q4, const uint8_t *p, __m512i *w0, __m512i *w1) {
     }
 }
 
-/* acc += (the pair's integer step sums, exactly as floats) · scales. */
-INLINE __m512 pair(__m512 acc, __m512i w0, __m512i w1, const xstep *x, __m512 scale) {
-    const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(x->corr, w0, x->x0), w1, x->x1);
-    return _mm512_fmadd_ps(_mm512_sub_ps(_mm512_castsi512_ps(dot), _mm512_set1_ps(MAGIC)), scale, acc);
+/* A pair's step: per lane 256·Σu·hi + Σu·lo over its 8 elements. */
+INLINE __m512i pair_step(__m512i w0, __m512i w1, const xstep *x) {
+    __m512i h = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), w0, x->h0), w1, x->h1);
+    h = _mm512_slli_epi32(h, 8);
+    return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(h, w0, x->l0), w1, x->l1);
 }
 
-/* One full step of an R×T tile: row i's 4 blocks at wq + i·wq_stride (quants) and wd + i·wd_stride
- * (scales),
- * token j's prepared step at xs[j]. */
-INLINE void tile_step(__m512 acc[MAX_R][MAX_T], int q4, int R, int T, const uint8_t *wq, size_t wq_stride,
-                      const uint16_t *wd, size_t wd_stride, const xstep *xs) {
-#pragma GCC unroll 4
-    for (int i = 0; i < R; i++) {
-        /* Read the token data from memory (operands of vpdpbusd and vmulps) rather
-         * than let the compiler hoist 4·T vectors into registers and spill them. */
-        __asm__ volatile("" ::: "memory");
-        __m512i w0, w1;
-        load_w(q4, wq + i * wq_stride, &w0, &w1);
-        const __m512 dw = spread4(_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)(wd + i * wd_stride))));
-#pragma GCC unroll 4
-        for (int j = 0; j < T; j++)
-            acc[i][j] = pair(acc[i][j], w0, w1, &xs[j], _mm512_mul_ps(dw, xs[j].dx));
-    }
+/* Steps s0..s3 of a group → lane 4k+s = the sum of block k of step s (exact). */
+INLINE __m512i group_sums(__m512i s0, __m512i s1, __m512i s2, __m512i s3) {
+    const __m512i p = _mm512_add_epi32(_mm512_unpacklo_epi32(s0, s1), _mm512_unpackhi_epi32(s0, s1));
+    const __m512i q = _mm512_add_epi32(_mm512_unpacklo_epi32(s2, s3), _mm512_unpackhi_epi32(s2, s3));
+    return _mm512_add_epi32(_mm512_unpacklo_epi64(p, q), _mm512_unpackhi_epi64(p, q));
 }
 
-/* Four steps (16 blocks) of an R×1 tile, for decode: the 16 scale products d_w·d_x of
- * a row are formed at once (xd: the token's d at the first block), then each step
- * picks its 4 with one permute. */
-INLINE void tile_quad_t1(__m512 acc[MAX_R][MAX_T], int q4, int R, const uint8_t *wq, size_t wq_stride,
-                         const uint16_t *wd, size_t wd_stride, const xstep *xs, const float *xd) {
-    const size_t qstep = STEP * (q4 ? G2_QK / 2 : G2_QK);
-    const __m512 dx = _mm512_loadu_ps(xd);
-    __m512 p[MAX_R];
-#pragma GCC unroll 4
-    for (int i = 0; i < R; i++)
-        p[i] = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(wd + i * wd_stride))), dx);
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; k++) {
-        const __m512i idx = _mm512_set_epi32(4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 2, 4 * k + 2,
-                                             4 * k + 2, 4 * k + 2, 4 * k + 1, 4 * k + 1, 4 * k + 1, 4 * k + 1,
-                                             4 * k, 4 * k, 4 * k, 4 * k);
-#pragma GCC unroll 4
-        for (int i = 0; i < R; i++) {
-            __m512i w0, w1;
-            load_w(q4, wq + i * wq_stride + k * qstep, &w0, &w1);
-            acc[i][0] = pair(acc[i][0], w0, w1, &xs[k], _mm512_permutexvar_ps(idx, p[i]));
-        }
-    }
+/* The canonical tree over the 16 lanes of an accumulator in group order. */
+INLINE float canonical_sum(__m512 acc) {
+    const __m512 v = _mm512_permutexvar_ps(transpose_idx(), acc); /* block order */
+    const __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    const __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
+    return _mm_cvtss_f32(_mm_add_ss(c, _mm_movehdup_ps(c)));
 }
 
-/* Rows [r, r+R) × the T tokens prepared in xb over blocks [c0, c1); y (token 0's row
- * 0 at y[r]) is set (first chunk) or added to; xd: the first token's d at block 0. A
- * ragged last step runs on zero-padded copies of the rows' last blocks, so the loops
- * have no masks. */
-INLINE void tile(int q4, int R, int T, const g2_qmatrix *W, uint32_t r, const xstep *xb, const float *xd,
-                 uint32_t c0, uint32_t c1, float *y, size_t y_stride, int first) {
-    const size_t qblk = q4 ? G2_QK / 2 : G2_QK;
-    __m512 acc[MAX_R][MAX_T];
-    size_t wq_stride = (size_t)W->nb * qblk, wd_stride = W->nb;
-    const uint8_t *wq = (const uint8_t *)W->qs + ((size_t)r * W->nb + c0) * qblk;
-    const uint16_t *wd = W->d + (size_t)r * W->nb + c0;
+/* Rows [r, r+R) × the T tokens prepared in xs/xg over blocks [c0, c1): acc[i][j] holds
+ * the pair's float accumulator, carried across chunks. The steps of a ragged group
+ * past c1 are zero; a ragged last step reads zero-padded copies of the rows. */
+INLINE void tile(int q4, int R, int T, const g2_qmatrix *W, uint32_t r, const xstep *xs, const xgroup *xg,
+                 uint32_t c0, uint32_t c1, __m512 acc[][MAX_T]) {
+    const size_t qblk = q4 ? G2_QK / 2 : G2_QK, wq_stride = (size_t)W->nb * qblk;
+    const __m512i idx = transpose_idx();
+    __m512 a[MAX_R][MAX_T];
 #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
 #pragma GCC unroll 4
         for (int j = 0; j < T; j++)
-            acc[i][j] = _mm512_setzero_ps();
-    uint32_t b = c0;
-    if (T == 1)
-        for (; b + 4 * STEP <= c1; b += 4 * STEP, xb += 4, wq += 4 * STEP * qblk, wd += 4 * STEP)
-            tile_quad_t1(acc, q4, R, wq, wq_stride, wd, wd_stride, xb, xd + b);
-    for (; b + STEP <= c1; b += STEP, xb += T, wq += STEP * qblk, wd += STEP)
-        tile_step(acc, q4, R, T, wq, wq_stride, wd, wd_stride, xb);
-    if (b < c1) {
-        _Alignas(64) uint8_t pq[MAX_R][STEP * G2_QK];
-        uint16_t pd[MAX_R][STEP];
-        const uint32_t n = c1 - b;
-        for (int i = 0; i < R; i++) {
-            memset(pq[i], q4 ? 0x88 : 0, sizeof pq[i]); /* weight 0 */
-            memset(pd[i], 0, sizeof pd[i]);
-            memcpy(pq[i], wq + i * wq_stride, n * qblk);
-            memcpy(pd[i], wd + i * wd_stride, n * sizeof(uint16_t));
+            a[i][j] = acc[i][j];
+    _Alignas(64) uint8_t pad[MAX_R][STEP * G2_QK];
+    for (uint32_t g0 = c0; g0 < c1; g0 += GROUP, xg += T) {
+        __m512i sums[MAX_R][MAX_T][STEP];
+#pragma GCC unroll 4
+        for (int s = 0; s < STEP; s++) {
+            const uint32_t b = g0 + (uint32_t)s * STEP;
+            if (b >= c1) { /* past the end: a zero step */
+#pragma GCC unroll 4
+                for (int i = 0; i < R; i++)
+#pragma GCC unroll 4
+                    for (int j = 0; j < T; j++)
+                        sums[i][j][s] = _mm512_setzero_si512();
+                continue;
+            }
+            const uint8_t *wq = (const uint8_t *)W->qs + ((size_t)r * W->nb + b) * qblk;
+            size_t stride = wq_stride;
+            if (c1 - b < STEP) {
+                for (int i = 0; i < R; i++) {
+                    memset(pad[i], 0, sizeof pad[i]);
+                    memcpy(pad[i], wq + i * wq_stride, (c1 - b) * qblk);
+                }
+                wq = &pad[0][0];
+                stride = sizeof pad[0];
+            }
+            const xstep *x = &xs[((b - c0) / STEP) * T];
+#pragma GCC unroll 4
+            for (int i = 0; i < R; i++) {
+                /* Read the token data from memory (operands of vpdpbusd) rather than let
+                 * the compiler hoist 4·T vectors into registers and spill them. */
+                __asm__ volatile("" ::: "memory");
+                __m512i w0, w1;
+                load_w(q4, wq + i * stride, &w0, &w1);
+                if (T == 1 && R == MAX_R) { /* decode: the next tile's rows, into L2 */
+                    _mm_prefetch((const char *)(wq + (i + MAX_R) * stride), _MM_HINT_T1);
+                    _mm_prefetch((const char *)(wq + (i + MAX_R) * stride + 64), _MM_HINT_T1);
+                }
+#pragma GCC unroll 4
+                for (int j = 0; j < T; j++)
+                    sums[i][j][s] = pair_step(w0, w1, &x[j]);
+            }
         }
-        tile_step(acc, q4, R, T, &pq[0][0], sizeof pq[0], &pd[0][0], STEP, xb);
+        const __mmask16 m = first16(c1 - g0);
+#pragma GCC unroll 4
+        for (int i = 0; i < R; i++) {
+            const __m512 dw = _mm512_permutexvar_ps(
+                idx, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, W->d + (size_t)(r + i) * W->nb + g0)));
+#pragma GCC unroll 4
+            for (int j = 0; j < T; j++) {
+                const __m512i isum = _mm512_add_epi32(
+                    group_sums(sums[i][j][0], sums[i][j][1], sums[i][j][2], sums[i][j][3]), xg[j].corr);
+                a[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, xg[j].dx), a[i][j]);
+            }
+        }
     }
 #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
 #pragma GCC unroll 4
-        for (int j = 0; j < T; j++) {
-            float *out = &y[(size_t)j * y_stride + r + i];
-            const float v = _mm512_reduce_add_ps(acc[i][j]);
-            *out = first ? v : *out + v;
-        }
+        for (int j = 0; j < T; j++)
+            acc[i][j] = a[i][j];
 }
 
 /* One function per tile shape, so each is compiled with its loops unrolled. */
-typedef void tile_fn(const g2_qmatrix *W, uint32_t r, const xstep *xb, const float *xd, uint32_t c0,
-                     uint32_t c1, float *y, size_t y_stride, int first);
-#define TILE_FN(name, q4, R, T)                                                                      \
-    static void name(const g2_qmatrix *W, uint32_t r, const xstep *xb, const float *xd, uint32_t c0, \
-                     uint32_t c1, float *y, size_t ys, int first) {                                  \
-        tile(q4, R, T, W, r, xb, xd, c0, c1, y, ys, first);                                          \
+typedef void tile_fn(const g2_qmatrix *W, uint32_t r, const xstep *xs, const xgroup *xg, uint32_t c0,
+                     uint32_t c1, __m512 acc[][MAX_T]);
+#define TILE_FN(name, q4, R, T)                                                                       \
+    static void name(const g2_qmatrix *W, uint32_t r, const xstep *xs, const xgroup *xg, uint32_t c0, \
+                     uint32_t c1, __m512 acc[][MAX_T]) {                                              \
+        tile(q4, R, T, W, r, xs, xg, c0, c1, acc);                                                    \
     }
-TILE_FN(q8_4x4, 0, 4, 4)
-TILE_FN(q8_4x3, 0, 4, 3)
 TILE_FN(q8_4x2, 0, 4, 2)
 TILE_FN(q8_4x1, 0, 4, 1)
-TILE_FN(q8_1x4, 0, 1, 4)
-TILE_FN(q8_1x3, 0, 1, 3)
 TILE_FN(q8_1x2, 0, 1, 2)
 TILE_FN(q8_1x1, 0, 1, 1)
-TILE_FN(q4_4x4, 1, 4, 4)
-TILE_FN(q4_4x3, 1, 4, 3)
 TILE_FN(q4_4x2, 1, 4, 2)
 TILE_FN(q4_4x1, 1, 4, 1)
-TILE_FN(q4_1x4, 1, 1, 4)
-TILE_FN(q4_1x3, 1, 1, 3)
 TILE_FN(q4_1x2, 1, 1, 2)
 TILE_FN(q4_1x1, 1, 1, 1)
 
-/* Tokens in tiles of up to 4; blocks in chunks whose prepared activations fill the
- * buffer; rows in tiles of 4 (1 at a ragged end) innermost, so one preparation serves
- * the whole row range. tiles[0][T - 1]: 4-row tiles, tiles[1][T - 1]: 1-row tiles. */
-static void gemm(int q4, tile_fn *const tiles[2][MAX_T], const g2_qmatrix *W, uint32_t r0, uint32_t r1,
+/* Rows in batches of ROW_BATCH; per batch, tokens in tiles of up to MAX_T; per token
+ * tile, blocks in chunks prepared once and shared by the batch's rows (tiles of 4, 1
+ * at a ragged end). tiles[0][T - 1]: 4-row tiles, tiles[1][T - 1]: 1-row tiles. */
+static void gemm(tile_fn *const tiles[2][MAX_T], const g2_qmatrix *W, uint32_t r0, uint32_t r1,
                  const g2_qact *A, uint32_t n_tok, float *y, size_t y_stride) {
-    xstep xb[XBUF_STEPS];
+    xstep xs[CHUNK / STEP * MAX_T];
+    xgroup xg[CHUNK_GROUPS * MAX_T];
+    __m512 acc[ROW_BATCH][MAX_T];
     const uint32_t nb = W->nb;
-    if (r0 >= r1)
-        return;
-    for (uint32_t t = 0; t < n_tok; t += MAX_T) {
-        const uint32_t T = n_tok - t < MAX_T ? n_tok - t : MAX_T;
-        const uint32_t chunk = XBUF_STEPS / T * STEP; /* blocks */
-        for (uint32_t c0 = 0; c0 < nb; c0 += chunk) {
-            const uint32_t c1 = nb - c0 < chunk ? nb : c0 + chunk;
-            prep_x(A, t, T, c0, c1, q4, xb);
-            for (uint32_t r = r0; r < r1;) {
-                const int one = r1 - r < MAX_R;
-                tiles[one][T - 1](W, r, xb, A->d + (size_t)t * A->nb, c0, c1, y + (size_t)t * y_stride,
-                                  y_stride, c0 == 0);
-                r += one ? 1 : MAX_R;
+    for (uint32_t rb = r0; rb < r1; rb += ROW_BATCH) {
+        const uint32_t re = r1 - rb < ROW_BATCH ? r1 : rb + ROW_BATCH;
+        for (uint32_t t = 0; t < n_tok; t += MAX_T) {
+            const uint32_t T = n_tok - t < MAX_T ? n_tok - t : MAX_T;
+            for (uint32_t i = 0; i < re - rb; i++)
+                for (uint32_t j = 0; j < MAX_T; j++)
+                    acc[i][j] = _mm512_setzero_ps();
+            for (uint32_t c0 = 0; c0 < nb; c0 += CHUNK) {
+                const uint32_t c1 = nb - c0 < CHUNK ? nb : c0 + CHUNK;
+                prep_x(A, t, T, c0, c1, xs, xg);
+                for (uint32_t r = rb; r < re;) {
+                    const int one = re - r < MAX_R;
+                    tiles[one][T - 1](W, r, xs, xg, c0, c1, &acc[r - rb]);
+                    r += one ? 1 : MAX_R;
+                }
             }
+            for (uint32_t i = 0; i < re - rb; i++)
+                for (uint32_t j = 0; j < T; j++)
+                    y[(size_t)(t + j) * y_stride + rb + i] = canonical_sum(acc[i][j]);
         }
     }
 }
 
 static void gemm_q8(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact *A, uint32_t n_tok, float *y,
                     size_t y_stride) {
-    static tile_fn *const tiles[2][MAX_T] = {{q8_4x1, q8_4x2, q8_4x3, q8_4x4},
-                                             {q8_1x1, q8_1x2, q8_1x3, q8_1x4}};
-    gemm(0, tiles, W, r0, r1, A, n_tok, y, y_stride);
+    static tile_fn *const tiles[2][MAX_T] = {{q8_4x1, q8_4x2}, {q8_1x1, q8_1x2}};
+    gemm(tiles, W, r0, r1, A, n_tok, y, y_stride);
 }
 
 static void gemm_q4(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact *A, uint32_t n_tok, float *y,
                     size_t y_stride) {
-    static tile_fn *const tiles[2][MAX_T] = {{q4_4x1, q4_4x2, q4_4x3, q4_4x4},
-                                             {q4_1x1, q4_1x2, q4_1x3, q4_1x4}};
-    gemm(1, tiles, W, r0, r1, A, n_tok, y, y_stride);
+    static tile_fn *const tiles[2][MAX_T] = {{q4_4x1, q4_4x2}, {q4_1x1, q4_1x2}};
+    gemm(tiles, W, r0, r1, A, n_tok, y, y_stride);
 }
 
 const g2_kernels g2_kernels_avx512 = {

@@ -1,21 +1,32 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* NEON + dotprod kernels (aarch64): the function lib/tensor/quant.h defines, with the
- * int8 dot products on sdot (vdotq_s32, signed × signed bytes, 4 products per int32
- * lane). Compiled with -march=armv8.2-a+dotprod; everything but the table is static
- * (STYLE.md rule 12).
+/* NEON + dotprod kernels (aarch64): the function lib/tensor/quant.h defines, bit for
+ * bit, with the int8 dot products on sdot (vdotq_s32, signed × signed bytes, 4
+ * products per int32 lane). Compiled with -march=armv8.2-a+dotprod; everything but the
+ * table is static (STYLE.md rule 12).
  *
- * A step covers 4 blocks. Per (row, token) pair and block, two sdot leave 4 int32
- * lanes; two rounds of pairwise adds (addp) turn the 4 blocks' lanes into one vector
- * of the 4 exact block sums, so one convert, one scale multiply (d_w·d_x of the 4
- * blocks) and one FMA serve 4 blocks. q8 weights go to sdot as they are; q4 nibbles
- * go as unsigned q in [0, 15] (valid signed bytes), and the block sums then lose
- * 8·Σx, taken from A->sum (Σ (q − 8)·x = Σ q·x − 8·Σx, exact in int32).
+ * Integer part. q8 weights go to sdot as they are; q4 nibbles are mapped to their int8
+ * codebook levels with one table lookup (tbl) per 16 weights, then go the same way.
+ * Per (row, token) pair and block, one chain of sdot builds per lane
+ *   256·Σ w·hi + Σ w·lo   (2 sdot over the hi digits, shift left by 8, 2 over the lo)
+ * over the lane's 8 elements, exact in int32 (|isum| ≤ 32·127·127·257 < 2^28). Two
+ * rounds of pairwise adds (addp) turn the 4 blocks of a step into one vector of their
+ * 4 exact block sums isum_b; A->sum is not needed.
  *
- * Register tile: R rows × T tokens, 4×2 at most (8 accumulators; a row's 4 blocks take
- * 8 registers and are reused by the T tokens). Decode (one token) runs 4×1, streaming
- * 4 weight rows at once; prefill runs 4×2 tiles with the tokens innermost, so the
- * 4-row weight panel stays in cache while the tokens sweep past it. A ragged last
- * step runs on zero-padded copies. */
+ * Float part, in the canonical order: one convert, one scale multiply
+ * (f16→f32 of d_w, exact, times d_x) and one fused multiply-add per step of 4 blocks.
+ * Step s holds blocks 4s..4s+3, i.e. the canonical lanes b % 16 = 4·(s % 4) + k, so
+ * each pair has 4 float32x4 accumulators and step s adds into accumulator s % 4. The
+ * final tree of quant.h is then (acc0 + acc2) + (acc1 + acc3), lanes 0+2 and 1+3,
+ * and the last two added.
+ *
+ * Register tile: R rows × T tokens, 4×2 at most. 4 accumulators per pair would not
+ * fit next to the operands (32 of the 32 registers for 4×2), so they live in a small
+ * stack array: each step loads and stores one vector per pair, which is cheap next to
+ * the pair's 16 sdot. Per block the tokens' digits are loaded once for the R rows,
+ * and each row's weights once for the T tokens. Decode (one token) runs 4×1, streaming
+ * 4 weight rows at once; prefill runs 4×2 tiles with the tokens inside the rows, so the
+ * 4-row weight panel stays in cache while the tokens sweep past it. A ragged last step
+ * runs on zero-padded copies (zero quants and scales: fma(0, 0, acc) = acc). */
 #include <arm_neon.h>
 #include <string.h>
 
@@ -24,15 +35,22 @@
 #define INLINE static inline __attribute__((always_inline))
 #define MAX_R 4
 #define MAX_T 2
-#define STEP 4 /* blocks per step */
+#define STEP 4                     /* blocks per step */
+#define NACC (G2_ACC_LANES / STEP) /* float32x4 accumulators per pair */
 
 /* ---- activations ------------------------------------------------------------ */
 
-/* Bit-identical to the scalar table: amax = max|x| ignoring NaN (fmaxnm, as fmaxf
- * does), d = amax / 127, q = x * (127 / amax) rounded to nearest even (fcvtns, which
- * is lrintf in the default rounding mode; inf and NaN saturate like the scalar
- * lrintf's fcvtzs), clamped to [-127, 127], tail zero. */
-static void quantize_act(const float *x, uint32_t n, int8_t *qs, float *d, int32_t *sum) {
+/* Clamps converted values to [-127, 127]. */
+INLINE int32x4_t clamp127(int32x4_t q) {
+    return vminq_s32(vmaxq_s32(q, vdupq_n_s32(-127)), vdupq_n_s32(127));
+}
+
+/* Bit-identical to the scalar table: amax = max|x| ignoring NaN (fmaxnm, which is
+ * what the scalar fmaxf compiles to), e = x * (127 / amax), hi = round(e),
+ * lo = round((e − hi) · 256) to nearest even (fcvtns; the scalar lrintf is frintx +
+ * fcvtzs in the default mode, the same for every finite e, and both give 0 for a NaN
+ * e), clamped to [-127, 127] after conversion, tail zero. */
+static void quantize_act(const float *x, uint32_t n, int8_t *qs, int8_t *ql, float *d, int32_t *sum) {
     const uint32_t nb = g2_q_blocks(n);
     for (uint32_t b = 0; b < nb; b++) {
         const uint32_t left = n - b * G2_QK;
@@ -51,20 +69,28 @@ static void quantize_act(const float *x, uint32_t n, int8_t *qs, float *d, int32
         const float amax = vmaxnmvq_f32(m);
         /* below 2^-100 a block is zero: 127 / amax would overflow to inf (G2_ACT_TINY) */
         const float id = amax >= G2_ACT_TINY ? 127.0f / amax : 0.0f;
-        d[b] = amax >= G2_ACT_TINY ? amax / 127.0f : 0.0f;
-        const int32x4_t lo = vdupq_n_s32(-127), hi = vdupq_n_s32(127);
+        d[b] = amax >= G2_ACT_TINY ? amax / 127.0f * (1.0f / G2_ACT_LO_WEIGHT) : 0.0f;
         int32x4_t s = vdupq_n_s32(0);
-        int16x8_t h[4];
+        int16x8_t h16[4], l16[4];
         for (int k = 0; k < 8; k += 2) {
-            int32x4_t q0 = vcvtnq_s32_f32(vmulq_n_f32(v[k], id)),
-                      q1 = vcvtnq_s32_f32(vmulq_n_f32(v[k + 1], id));
-            q0 = vminq_s32(vmaxq_s32(q0, lo), hi);
-            q1 = vminq_s32(vmaxq_s32(q1, lo), hi);
-            s = vaddq_s32(s, vaddq_s32(q0, q1));
-            h[k / 2] = vcombine_s16(vmovn_s32(q0), vmovn_s32(q1));
+            int32x4_t hi[2], lo[2];
+            for (int u = 0; u < 2; u++) {
+                const float32x4_t e = vmulq_n_f32(v[k + u], id);
+                hi[u] = clamp127(vcvtnq_s32_f32(e));
+                /* e − hi is exact; the × 256 too (a power of two) */
+                const float32x4_t r =
+                    vmulq_n_f32(vsubq_f32(e, vcvtq_f32_s32(hi[u])), (float)G2_ACT_LO_WEIGHT);
+                lo[u] = clamp127(vcvtnq_s32_f32(r));
+                s = vaddq_s32(s, vaddq_s32(vshlq_n_s32(hi[u], 8), lo[u])); /* 256·hi + lo */
+            }
+            h16[k / 2] = vcombine_s16(vmovn_s32(hi[0]), vmovn_s32(hi[1]));
+            l16[k / 2] = vcombine_s16(vmovn_s32(lo[0]), vmovn_s32(lo[1]));
         }
-        vst1q_s8(qs + (size_t)b * G2_QK, vcombine_s8(vmovn_s16(h[0]), vmovn_s16(h[1])));
-        vst1q_s8(qs + (size_t)b * G2_QK + 16, vcombine_s8(vmovn_s16(h[2]), vmovn_s16(h[3])));
+        int8_t *qh = qs + (size_t)b * G2_QK, *qlo = ql + (size_t)b * G2_QK;
+        vst1q_s8(qh, vcombine_s8(vmovn_s16(h16[0]), vmovn_s16(h16[1])));
+        vst1q_s8(qh + 16, vcombine_s8(vmovn_s16(h16[2]), vmovn_s16(h16[3])));
+        vst1q_s8(qlo, vcombine_s8(vmovn_s16(l16[0]), vmovn_s16(l16[1])));
+        vst1q_s8(qlo + 16, vcombine_s8(vmovn_s16(l16[2]), vmovn_s16(l16[3])));
         sum[b] = vaddvq_s32(s);
     }
 }
@@ -77,120 +103,151 @@ typedef struct operands {
     const uint8_t *wq;
     const uint16_t *wd;
     size_t wq_stride, wd_stride;
-    const int8_t *xq;
+    const int8_t *xh, *xl; /* hi and lo digits */
     const float *xd;
-    const int32_t *xs;
-    size_t xq_stride, x_stride;
+    size_t xq_stride, xd_stride;
 } operands;
 
-/* One step (4 blocks) of an R×T tile. */
-INLINE void tile_step(float32x4_t acc[MAX_R][MAX_T], int q4, int R, int T, const operands *o) {
-    float32x4_t dx[MAX_T];
-    int32x4_t corr[MAX_T];
+/* One block of one pair: per lane 256·Σ w·hi + Σ w·lo over its 8 elements (exact). */
+INLINE int32x4_t block_dot(int8x16_t w0, int8x16_t w1, const int8x16_t x[4]) {
+    int32x4_t h = vdotq_s32(vdotq_s32(vdupq_n_s32(0), w0, x[0]), w1, x[1]);
+    h = vshlq_n_s32(h, 8);
+    return vdotq_s32(vdotq_s32(h, w0, x[2]), w1, x[3]);
+}
+
+/* Block k of row p → its 32 int8 weights, elements 0..15 and 16..31. */
+INLINE void load_w(int q4, const uint8_t *p, int k, int8x16_t levels, int8x16_t *w0, int8x16_t *w1) {
+    if (q4) { /* byte j: element j in the low nibble, element j + 16 in the high one */
+        const uint8x16_t v = vld1q_u8(p + 16 * k);
+        *w0 = vqtbl1q_s8(levels, vandq_u8(v, vdupq_n_u8(0x0F)));
+        *w1 = vqtbl1q_s8(levels, vshrq_n_u8(v, 4));
+    } else {
+        *w0 = vld1q_s8((const int8_t *)p + 32 * k);
+        *w1 = vld1q_s8((const int8_t *)p + 32 * k + 16);
+    }
+}
+
+/* One step (4 blocks) of an R×T tile into acc (the step's accumulators, s % 4). */
+INLINE void tile_step(float32x4_t acc[MAX_R][MAX_T], int q4, int R, int T, const operands *o,
+                      int8x16_t levels) {
+    /* per pair: pairwise sums of blocks 0, 1 and of blocks 2, 3, formed as they come */
+    int32x4_t p[MAX_R][MAX_T][2];
 #pragma GCC unroll 4
-    for (int j = 0; j < T; j++) {
-        dx[j] = vld1q_f32(o->xd + j * o->x_stride);
-        corr[j] = q4 ? vshlq_n_s32(vld1q_s32(o->xs + j * o->x_stride), 3) : vdupq_n_s32(0);
+    for (int k = 0; k < STEP; k++) {
+        /* Load each block's operands where they are used rather than let the compiler
+         * hoist a whole step's into registers and spill them. */
+        __asm__ volatile("" ::: "memory");
+        int8x16_t x[MAX_T][4]; /* hi 0..15, hi 16..31, lo 0..15, lo 16..31 */
+#pragma GCC unroll 4
+        for (int j = 0; j < T; j++) {
+            const int8_t *h = o->xh + j * o->xq_stride + 32 * k, *l = o->xl + j * o->xq_stride + 32 * k;
+            x[j][0] = vld1q_s8(h);
+            x[j][1] = vld1q_s8(h + 16);
+            x[j][2] = vld1q_s8(l);
+            x[j][3] = vld1q_s8(l + 16);
+        }
+#pragma GCC unroll 4
+        for (int i = 0; i < R; i++) {
+            int8x16_t w0, w1;
+            load_w(q4, o->wq + i * o->wq_stride, k, levels, &w0, &w1);
+#pragma GCC unroll 4
+            for (int j = 0; j < T; j++) {
+                const int32x4_t s = block_dot(w0, w1, x[j]);
+                p[i][j][k / 2] = k % 2 ? vpaddq_s32(p[i][j][k / 2], s) : s;
+            }
+        }
     }
 #pragma GCC unroll 4
     for (int i = 0; i < R; i++) {
-        const uint8_t *p = o->wq + i * o->wq_stride;
-        int8x16_t w[2 * STEP];
-#pragma GCC unroll 4
-        for (int k = 0; k < STEP; k++) {
-            if (q4) {
-                const uint8x16_t v = vld1q_u8(p + 16 * k);
-                w[2 * k] = vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0x0F)));
-                w[2 * k + 1] = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
-            } else {
-                w[2 * k] = vld1q_s8((const int8_t *)p + 32 * k);
-                w[2 * k + 1] = vld1q_s8((const int8_t *)p + 32 * k + 16);
-            }
-        }
         const float32x4_t dw = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(o->wd + i * o->wd_stride)));
 #pragma GCC unroll 4
         for (int j = 0; j < T; j++) {
-            const int8_t *x = o->xq + j * o->xq_stride;
-            int32x4_t s[STEP];
-#pragma GCC unroll 4
-            for (int k = 0; k < STEP; k++)
-                s[k] = vdotq_s32(vdotq_s32(vdupq_n_s32(0), w[2 * k], vld1q_s8(x + 32 * k)), w[2 * k + 1],
-                                 vld1q_s8(x + 32 * k + 16));
-            int32x4_t blocks = vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3]));
-            if (q4)
-                blocks = vsubq_s32(blocks, corr[j]);
-            acc[i][j] = vfmaq_f32(acc[i][j], vcvtq_f32_s32(blocks), vmulq_f32(dw, dx[j]));
+            const int32x4_t isum = vpaddq_s32(p[i][j][0], p[i][j][1]); /* lane k: block k */
+            const float32x4_t scale = vmulq_f32(dw, vld1q_f32(o->xd + j * o->xd_stride));
+            acc[i][j] = vfmaq_f32(acc[i][j], vcvtq_f32_s32(isum), scale);
         }
     }
+}
+
+/* The canonical tree over a pair's 16 lanes (a[g] lane k = lane 4g + k). */
+INLINE float canonical_sum(float32x4_t a0, float32x4_t a1, float32x4_t a2, float32x4_t a3) {
+    const float32x4_t v = vaddq_f32(vaddq_f32(a0, a2), vaddq_f32(a1, a3)); /* w = 8, then 4 */
+    const float32x2_t h = vadd_f32(vget_low_f32(v), vget_high_f32(v));     /* w = 2 */
+    return vget_lane_f32(h, 0) + vget_lane_f32(h, 1);                      /* w = 1 */
 }
 
 /* Rows [r, r+R) × tokens [t, t+T) over all blocks. */
 INLINE void tile(int q4, int R, int T, const g2_qmatrix *W, uint32_t r, const g2_qact *A, uint32_t t,
                  float *y, size_t y_stride) {
+    static const int8_t codebook[16] = G2_Q4_CODEBOOK;
+    const int8x16_t levels = vld1q_s8(codebook);
     const size_t qblk = q4 ? G2_QK / 2 : G2_QK, nb = W->nb;
-    float32x4_t acc[MAX_R][MAX_T];
+    /* acc[s % 4]: indexed at run time, so it stays in memory (see the top comment) */
+    float32x4_t acc[NACC][MAX_R][MAX_T];
+    for (int g = 0; g < NACC; g++)
 #pragma GCC unroll 4
-    for (int i = 0; i < R; i++)
+        for (int i = 0; i < R; i++)
 #pragma GCC unroll 4
-        for (int j = 0; j < T; j++)
-            acc[i][j] = vdupq_n_f32(0.0f);
+            for (int j = 0; j < T; j++)
+                acc[g][i][j] = vdupq_n_f32(0.0f);
+    const size_t xq = (size_t)t * A->nb * G2_QK;
     operands o = {
         .wq = (const uint8_t *)W->qs + (size_t)r * nb * qblk,
         .wd = W->d + (size_t)r * nb,
         .wq_stride = nb * qblk,
         .wd_stride = nb,
-        .xq = A->qs + (size_t)t * A->nb * G2_QK,
+        .xh = A->qs + xq,
+        .xl = A->ql + xq,
         .xd = A->d + (size_t)t * A->nb,
-        .xs = A->sum + (size_t)t * A->nb,
         .xq_stride = (size_t)A->nb * G2_QK,
-        .x_stride = A->nb,
+        .xd_stride = A->nb,
     };
-    size_t b = 0;
-    for (; b + STEP <= nb; b += STEP) {
-        tile_step(acc, q4, R, T, &o);
+    size_t b = 0, s = 0;
+    for (; b + STEP <= nb; b += STEP, s++) {
+        tile_step(acc[s % NACC], q4, R, T, &o, levels);
         o.wq += STEP * qblk;
         o.wd += STEP;
-        o.xq += STEP * G2_QK;
+        o.xh += STEP * G2_QK;
+        o.xl += STEP * G2_QK;
         o.xd += STEP;
-        o.xs += STEP;
     }
     if (b < nb) {
         uint8_t pq[MAX_R][STEP * G2_QK];
         uint16_t pd[MAX_R][STEP];
-        int8_t px[MAX_T][STEP * G2_QK];
+        int8_t ph[MAX_T][STEP * G2_QK], pl[MAX_T][STEP * G2_QK];
         float pxd[MAX_T][STEP];
-        int32_t pxs[MAX_T][STEP];
         memset(pq, 0, sizeof pq);
         memset(pd, 0, sizeof pd);
-        memset(px, 0, sizeof px);
+        memset(ph, 0, sizeof ph);
+        memset(pl, 0, sizeof pl);
         memset(pxd, 0, sizeof pxd);
-        memset(pxs, 0, sizeof pxs);
         const size_t n = nb - b;
         for (int i = 0; i < R; i++) {
             memcpy(pq[i], o.wq + i * o.wq_stride, n * qblk);
             memcpy(pd[i], o.wd + i * o.wd_stride, n * sizeof(uint16_t));
         }
         for (int j = 0; j < T; j++) {
-            memcpy(px[j], o.xq + j * o.xq_stride, n * G2_QK);
-            memcpy(pxd[j], o.xd + j * o.x_stride, n * sizeof(float));
-            memcpy(pxs[j], o.xs + j * o.x_stride, n * sizeof(int32_t));
+            memcpy(ph[j], o.xh + j * o.xq_stride, n * G2_QK);
+            memcpy(pl[j], o.xl + j * o.xq_stride, n * G2_QK);
+            memcpy(pxd[j], o.xd + j * o.xd_stride, n * sizeof(float));
         }
         const operands pad = {.wq = &pq[0][0],
                               .wd = &pd[0][0],
                               .wq_stride = sizeof pq[0],
                               .wd_stride = STEP,
-                              .xq = &px[0][0],
+                              .xh = &ph[0][0],
+                              .xl = &pl[0][0],
                               .xd = &pxd[0][0],
-                              .xs = &pxs[0][0],
-                              .xq_stride = sizeof px[0],
-                              .x_stride = STEP};
-        tile_step(acc, q4, R, T, &pad);
+                              .xq_stride = sizeof ph[0],
+                              .xd_stride = STEP};
+        tile_step(acc[s % NACC], q4, R, T, &pad, levels);
     }
 #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
 #pragma GCC unroll 4
         for (int j = 0; j < T; j++)
-            y[(size_t)(t + j) * y_stride + r + i] = vaddvq_f32(acc[i][j]);
+            y[(size_t)(t + j) * y_stride + r + i] =
+                canonical_sum(acc[0][i][j], acc[1][i][j], acc[2][i][j], acc[3][i][j]);
 }
 
 /* One function per tile shape, so each is compiled with its loops unrolled. */
