@@ -193,78 +193,88 @@ INLINE __m512i group_sums(__m512i s0, __m512i s1, __m512i s2, __m512i s3) {
 /* The canonical tree over the 16 lanes of an accumulator in group order. */
 INLINE float canonical_sum(__m512 acc) {
     const __m512 v = _mm512_permutexvar_ps(transpose_idx(), acc); /* block order */
-    const __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    const __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v),
+                                   _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
     const __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
     const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
     return _mm_cvtss_f32(_mm_add_ss(c, _mm_movehdup_ps(c)));
 }
 
+/* One group of an R×T tile: `steps` (1..4) steps of row data at wq (row i at
+ * wq + i·stride), the rest zero; scales at wd (row i at wd + i·wd_stride, the first
+ * `nd` of the group's 16); prefetch: also fetch the next tile's rows (not for
+ * padded copies); token j's steps at x[s·T + j], its group data at xg[j].
+ * Adds the group to the float accumulators a. */
+INLINE void group(int q4, int R, int T, int steps, int prefetch, const uint8_t *wq, size_t stride,
+                  const uint16_t *wd, size_t wd_stride, uint32_t nd, const xstep *x, const xgroup *xg,
+                  __m512 a[MAX_R][MAX_T]) {
+    const size_t qstep = STEP * (q4 ? G2_QK / 2 : G2_QK);
+    __m512i sums[MAX_R][MAX_T][STEP];
+#pragma GCC unroll 4
+    for (int s = 0; s < STEP; s++) {
+#pragma GCC unroll 4
+        for (int i = 0; i < R; i++) {
+            if (s >= steps) {
+#pragma GCC unroll 4
+                for (int j = 0; j < T; j++)
+                    sums[i][j][s] = _mm512_setzero_si512();
+                continue;
+            }
+            /* Read the token data from memory (operands of vpdpbusd) rather than let
+             * the compiler hoist 4·T vectors into registers and spill them. */
+            __asm__ volatile("" ::: "memory");
+            const uint8_t *p = wq + i * stride + s * qstep;
+            __m512i w0, w1;
+            load_w(q4, p, &w0, &w1);
+            if (prefetch && T == 1 && R == MAX_R) { /* decode: the next tile's rows, into L2 */
+                _mm_prefetch((const char *)(p + MAX_R * stride), _MM_HINT_T1);
+                _mm_prefetch((const char *)(p + MAX_R * stride + 64), _MM_HINT_T1);
+            }
+#pragma GCC unroll 4
+            for (int j = 0; j < T; j++)
+                sums[i][j][s] = pair_step(w0, w1, &x[s * T + j]);
+        }
+    }
+    const __m512i idx = transpose_idx();
+#pragma GCC unroll 4
+    for (int i = 0; i < R; i++) {
+        const __m256i h = nd == GROUP ? _mm256_loadu_si256((const __m256i *)(wd + i * wd_stride))
+                                      : _mm256_maskz_loadu_epi16(first16(nd), wd + i * wd_stride);
+        const __m512 dw = _mm512_permutexvar_ps(idx, _mm512_cvtph_ps(h));
+#pragma GCC unroll 4
+        for (int j = 0; j < T; j++) {
+            const __m512i isum = _mm512_add_epi32(
+                group_sums(sums[i][j][0], sums[i][j][1], sums[i][j][2], sums[i][j][3]), xg[j].corr);
+            a[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, xg[j].dx), a[i][j]);
+        }
+    }
+}
+
 /* Rows [r, r+R) × the T tokens prepared in xs/xg over blocks [c0, c1): acc[i][j] holds
- * the pair's float accumulator, carried across chunks. The steps of a ragged group
- * past c1 are zero; a ragged last step reads zero-padded copies of the rows. */
+ * the pair's float accumulator, carried across chunks. Whole groups read the rows in
+ * place; a ragged last group runs on zero-padded copies. */
 INLINE void tile(int q4, int R, int T, const g2_qmatrix *W, uint32_t r, const xstep *xs, const xgroup *xg,
                  uint32_t c0, uint32_t c1, __m512 acc[][MAX_T]) {
-    const size_t qblk = q4 ? G2_QK / 2 : G2_QK, wq_stride = (size_t)W->nb * qblk;
-    const __m512i idx = transpose_idx();
+    const size_t qblk = q4 ? G2_QK / 2 : G2_QK, stride = (size_t)W->nb * qblk;
+    const uint8_t *wq = (const uint8_t *)W->qs + ((size_t)r * W->nb + c0) * qblk;
+    const uint16_t *wd = W->d + (size_t)r * W->nb + c0;
     __m512 a[MAX_R][MAX_T];
 #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
 #pragma GCC unroll 4
         for (int j = 0; j < T; j++)
             a[i][j] = acc[i][j];
-    _Alignas(64) uint8_t pad[MAX_R][STEP * G2_QK];
-    for (uint32_t g0 = c0; g0 < c1; g0 += GROUP, xg += T) {
-        __m512i sums[MAX_R][MAX_T][STEP];
-#pragma GCC unroll 4
-        for (int s = 0; s < STEP; s++) {
-            const uint32_t b = g0 + (uint32_t)s * STEP;
-            if (b >= c1) { /* past the end: a zero step */
-#pragma GCC unroll 4
-                for (int i = 0; i < R; i++)
-#pragma GCC unroll 4
-                    for (int j = 0; j < T; j++)
-                        sums[i][j][s] = _mm512_setzero_si512();
-                continue;
-            }
-            const uint8_t *wq = (const uint8_t *)W->qs + ((size_t)r * W->nb + b) * qblk;
-            size_t stride = wq_stride;
-            if (c1 - b < STEP) {
-                for (int i = 0; i < R; i++) {
-                    memset(pad[i], 0, sizeof pad[i]);
-                    memcpy(pad[i], wq + i * wq_stride, (c1 - b) * qblk);
-                }
-                wq = &pad[0][0];
-                stride = sizeof pad[0];
-            }
-            const xstep *x = &xs[((b - c0) / STEP) * T];
-#pragma GCC unroll 4
-            for (int i = 0; i < R; i++) {
-                /* Read the token data from memory (operands of vpdpbusd) rather than let
-                 * the compiler hoist 4·T vectors into registers and spill them. */
-                __asm__ volatile("" ::: "memory");
-                __m512i w0, w1;
-                load_w(q4, wq + i * stride, &w0, &w1);
-                if (T == 1 && R == MAX_R) { /* decode: the next tile's rows, into L2 */
-                    _mm_prefetch((const char *)(wq + (i + MAX_R) * stride), _MM_HINT_T1);
-                    _mm_prefetch((const char *)(wq + (i + MAX_R) * stride + 64), _MM_HINT_T1);
-                }
-#pragma GCC unroll 4
-                for (int j = 0; j < T; j++)
-                    sums[i][j][s] = pair_step(w0, w1, &x[j]);
-            }
-        }
-        const __mmask16 m = first16(c1 - g0);
-#pragma GCC unroll 4
+    uint32_t g0 = c0;
+    for (; g0 + GROUP <= c1; g0 += GROUP, wq += GROUP * qblk, wd += GROUP, xs += GROUP / STEP * T, xg += T)
+        group(q4, R, T, 4, 1, wq, stride, wd, W->nb, GROUP, xs, xg, a);
+    if (g0 < c1) {
+        const uint32_t n = c1 - g0;
+        _Alignas(64) uint8_t pad[MAX_R][GROUP * G2_QK];
         for (int i = 0; i < R; i++) {
-            const __m512 dw = _mm512_permutexvar_ps(
-                idx, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, W->d + (size_t)(r + i) * W->nb + g0)));
-#pragma GCC unroll 4
-            for (int j = 0; j < T; j++) {
-                const __m512i isum = _mm512_add_epi32(
-                    group_sums(sums[i][j][0], sums[i][j][1], sums[i][j][2], sums[i][j][3]), xg[j].corr);
-                a[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, xg[j].dx), a[i][j]);
-            }
+            memset(pad[i], 0, sizeof pad[i]);
+            memcpy(pad[i], wq + i * stride, n * qblk);
         }
+        group(q4, R, T, (int)((n + STEP - 1) / STEP), 0, &pad[0][0], sizeof pad[0], wd, W->nb, n, xs, xg, a);
     }
 #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
