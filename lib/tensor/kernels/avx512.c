@@ -164,8 +164,8 @@ INLINE void load_w(int q4, const uint8_t *p, __m512i *w0, __m512i *w1) {
         /* the codebook + 128, repeated in each 128-bit lane for vpshufb */
         const __m512i levels = _mm512_broadcast_i32x4(
             _mm_setr_epi8(-123 + 128, -99 + 128, -79 + 128, -62 + 128, -46 + 128, -32 + 128, -19 + 128,
-                          -6 + 128, 6 + 128, 19 + 128, 32 + 128, 46 + 128, (char)(62 + 128), (char)(79 + 128),
-                          (char)(99 + 128), (char)(123 + 128)));
+                          -6 + 128, (char)(6 + 128), (char)(19 + 128), (char)(32 + 128), (char)(46 + 128),
+                          (char)(62 + 128), (char)(79 + 128), (char)(99 + 128), (char)(123 + 128)));
         const __m512i v = _mm512_loadu_si512(p), m = _mm512_set1_epi8(0x0F);
         *w0 = _mm512_shuffle_epi8(levels, _mm512_and_si512(v, m));
         *w1 = _mm512_shuffle_epi8(levels, _mm512_and_si512(_mm512_srli_epi16(v, 4), m));
