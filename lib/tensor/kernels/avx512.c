@@ -158,21 +158,27 @@ static void prep_x(const g2_qact *A, uint32_t t, uint32_t T, uint32_t c0, uint32
     }
 }
 
-/* One row's step at p → parts 0 and 1 as unsigned bytes u = w + 128. */
-INLINE void load_w(int q4, const uint8_t *p, __m512i *w0, __m512i *w1) {
+/* One row's step at p → parts 0 and 1 as unsigned bytes u = w + 128; only the first
+ * n (1..4) blocks are read, the rest taken as zero bytes (the activations there are
+ * zero, so any weight gives 0). */
+INLINE void load_w(int q4, const uint8_t *p, uint32_t n, __m512i *w0, __m512i *w1) {
     if (q4) {
         /* the codebook + 128, repeated in each 128-bit lane for vpshufb */
         const __m512i levels = _mm512_broadcast_i32x4(
             _mm_setr_epi8(-123 + 128, -99 + 128, -79 + 128, -62 + 128, -46 + 128, -32 + 128, -19 + 128,
                           -6 + 128, (char)(6 + 128), (char)(19 + 128), (char)(32 + 128), (char)(46 + 128),
                           (char)(62 + 128), (char)(79 + 128), (char)(99 + 128), (char)(123 + 128)));
-        const __m512i v = _mm512_loadu_si512(p), m = _mm512_set1_epi8(0x0F);
+        const __m512i v =
+            n == STEP ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8(bytes_lo(n * G2_QK / 2), p);
+        const __m512i m = _mm512_set1_epi8(0x0F);
         *w0 = _mm512_shuffle_epi8(levels, _mm512_and_si512(v, m));
         *w1 = _mm512_shuffle_epi8(levels, _mm512_and_si512(_mm512_srli_epi16(v, 4), m));
     } else {
         const __m512i sign = _mm512_set1_epi8((char)0x80);
-        split_parts(_mm512_xor_si512(_mm512_loadu_si512(p), sign),
-                    _mm512_xor_si512(_mm512_loadu_si512(p + 64), sign), w0, w1);
+        const __m512i a = n == STEP ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8(bytes_lo(n * G2_QK), p);
+        const __m512i b =
+            n == STEP ? _mm512_loadu_si512(p + 64) : _mm512_maskz_loadu_epi8(bytes_hi(n * G2_QK), p + 64);
+        split_parts(_mm512_xor_si512(a, sign), _mm512_xor_si512(b, sign), w0, w1);
     }
 }
 
@@ -200,21 +206,22 @@ INLINE float canonical_sum(__m512 acc) {
     return _mm_cvtss_f32(_mm_add_ss(c, _mm_movehdup_ps(c)));
 }
 
-/* One group of an R×T tile: `steps` (1..4) steps of row data at wq (row i at
- * wq + i·stride), the rest zero; scales at wd (row i at wd + i·wd_stride, the first
- * `nd` of the group's 16); prefetch: also fetch the next tile's rows (not for
- * padded copies); token j's steps at x[s·T + j], its group data at xg[j].
- * Adds the group to the float accumulators a. */
-INLINE void group(int q4, int R, int T, int steps, int prefetch, const uint8_t *wq, size_t stride,
-                  const uint16_t *wd, size_t wd_stride, uint32_t nd, const xstep *x, const xgroup *xg,
-                  __m512 a[MAX_R][MAX_T]) {
+/* One group of an R×T tile: its first nblk (1..16) blocks of row data at wq (row i at
+ * wq + i·stride; steps past nblk are zero), scales at wd (row i at wd + i·wd_stride);
+ * token j's steps at x[s·T + j], its group data at xg[j]. Adds the group to the float
+ * accumulators a. Decode (T = 1, 4 rows) also prefetches the next tile's rows. */
+INLINE void group(int q4, int R, int T, uint32_t nblk, const uint8_t *wq, size_t stride, const uint16_t *wd,
+                  size_t wd_stride, const xstep *x, const xgroup *xg, __m512 a[MAX_R][MAX_T]) {
     const size_t qstep = STEP * (q4 ? G2_QK / 2 : G2_QK);
     __m512i sums[MAX_R][MAX_T][STEP];
 #pragma GCC unroll 4
     for (int s = 0; s < STEP; s++) {
+        const uint32_t n = nblk >= (uint32_t)(s + 1) * STEP ? STEP
+                           : nblk > (uint32_t)s * STEP      ? nblk % STEP
+                                                            : 0;
 #pragma GCC unroll 4
         for (int i = 0; i < R; i++) {
-            if (s >= steps) {
+            if (n == 0) {
 #pragma GCC unroll 4
                 for (int j = 0; j < T; j++)
                     sums[i][j][s] = _mm512_setzero_si512();
@@ -225,8 +232,8 @@ INLINE void group(int q4, int R, int T, int steps, int prefetch, const uint8_t *
             __asm__ volatile("" ::: "memory");
             const uint8_t *p = wq + i * stride + s * qstep;
             __m512i w0, w1;
-            load_w(q4, p, &w0, &w1);
-            if (prefetch && T == 1 && R == MAX_R) { /* decode: the next tile's rows, into L2 */
+            load_w(q4, p, n, &w0, &w1);
+            if (T == 1 && R == MAX_R) {
                 _mm_prefetch((const char *)(p + MAX_R * stride), _MM_HINT_T1);
                 _mm_prefetch((const char *)(p + MAX_R * stride + 64), _MM_HINT_T1);
             }
@@ -238,8 +245,8 @@ INLINE void group(int q4, int R, int T, int steps, int prefetch, const uint8_t *
     const __m512i idx = transpose_idx();
 #pragma GCC unroll 4
     for (int i = 0; i < R; i++) {
-        const __m256i h = nd == GROUP ? _mm256_loadu_si256((const __m256i *)(wd + i * wd_stride))
-                                      : _mm256_maskz_loadu_epi16(first16(nd), wd + i * wd_stride);
+        const __m256i h = nblk == GROUP ? _mm256_loadu_si256((const __m256i *)(wd + i * wd_stride))
+                                        : _mm256_maskz_loadu_epi16(first16(nblk), wd + i * wd_stride);
         const __m512 dw = _mm512_permutexvar_ps(idx, _mm512_cvtph_ps(h));
 #pragma GCC unroll 4
         for (int j = 0; j < T; j++) {
@@ -251,8 +258,8 @@ INLINE void group(int q4, int R, int T, int steps, int prefetch, const uint8_t *
 }
 
 /* Rows [r, r+R) × the T tokens prepared in xs/xg over blocks [c0, c1): acc[i][j] holds
- * the pair's float accumulator, carried across chunks. Whole groups read the rows in
- * place; a ragged last group runs on zero-padded copies. */
+ * the pair's float accumulator, carried across chunks. A ragged last group reads its
+ * rows with masked loads. */
 INLINE void tile(int q4, int R, int T, const g2_qmatrix *W, uint32_t r, const xstep *xs, const xgroup *xg,
                  uint32_t c0, uint32_t c1, __m512 acc[][MAX_T]) {
     const size_t qblk = q4 ? G2_QK / 2 : G2_QK, stride = (size_t)W->nb * qblk;
@@ -266,16 +273,9 @@ INLINE void tile(int q4, int R, int T, const g2_qmatrix *W, uint32_t r, const xs
             a[i][j] = acc[i][j];
     uint32_t g0 = c0;
     for (; g0 + GROUP <= c1; g0 += GROUP, wq += GROUP * qblk, wd += GROUP, xs += GROUP / STEP * T, xg += T)
-        group(q4, R, T, 4, 1, wq, stride, wd, W->nb, GROUP, xs, xg, a);
-    if (g0 < c1) {
-        const uint32_t n = c1 - g0;
-        _Alignas(64) uint8_t pad[MAX_R][GROUP * G2_QK];
-        for (int i = 0; i < R; i++) {
-            memset(pad[i], 0, sizeof pad[i]);
-            memcpy(pad[i], wq + i * stride, n * qblk);
-        }
-        group(q4, R, T, (int)((n + STEP - 1) / STEP), 0, &pad[0][0], sizeof pad[0], wd, W->nb, n, xs, xg, a);
-    }
+        group(q4, R, T, GROUP, wq, stride, wd, W->nb, xs, xg, a);
+    if (g0 < c1)
+        group(q4, R, T, c1 - g0, wq, stride, wd, W->nb, xs, xg, a);
 #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
 #pragma GCC unroll 4
