@@ -62,61 +62,103 @@ static void embed(gemma2_session *s, const int32_t *tokens, uint32_t n) {
     }
 }
 
+/* Attention work items: n_heads query heads of one KV group (all of them when they
+ * fit) for n_tok consecutive tokens of the chunk, so that each key and value row read
+ * serves every query row of the item. g2_attend gives each query row the same bits
+ * whatever the item shape, thread count or SIMD width. */
 typedef struct attention_job {
     gemma2_session *s;
-    const float *k_layer, *v_layer; /* [n_ctx][kv_dim] of this layer */
-    uint32_t n_tok, first_pos;
-    int local;
+    const float *k_layer, *v_layer; /* this layer's cache, [kv_heads][n_ctx * head_dim] each */
+    uint32_t n_tok, first_pos, window;
+    uint32_t heads_per_item, toks_per_item, head_blocks, tok_blocks;
+    size_t scratch; /* score floats per thread */
     atomic_size_t next;
 } attention_job;
 
-/* One (token, head) pair per work item: soft-capped scores against the cached keys
- * the mask allows, softmax, weighted sum of values. */
 static void attention_task(void *p, int thread_index, int n_threads) {
     (void)n_threads;
     attention_job *job = p;
     gemma2_session *s = job->s;
     const g2_file_config *c = &s->model->cfg;
     const uint32_t d = c->head_dim, group = c->n_heads / c->n_kv_heads;
-    float *scores = s->scores + (size_t)thread_index * s->n_ctx;
-    const size_t items = (size_t)job->n_tok * c->n_heads;
+    const g2_float_kernels *fk = g2_float_kernels_best();
+    g2_attend_args a = {.tok_stride = (size_t)c->n_heads * d,
+                        .k_len = s->n_ctx,
+                        .v_stride = d,
+                        .d = d,
+                        .window = job->window,
+                        .softcap = c->attn_softcap,
+                        .scores = s->scores + (size_t)thread_index * job->scratch};
+    const size_t per_kv = (size_t)job->head_blocks * job->tok_blocks, items = c->n_kv_heads * per_kv;
     for (size_t item; (item = g2_claim(&job->next, 1)) < items;) {
-        uint32_t t = (uint32_t)(item / c->n_heads), head = (uint32_t)(item % c->n_heads);
-        uint32_t pos = job->first_pos + t;
-        /* causal; local layers also need pos - j < window */
-        uint32_t lo = job->local && pos >= c->sliding_window ? pos - c->sliding_window + 1 : 0;
-        const float *q = s->q + ((size_t)t * c->n_heads + head) * d;
-        const size_t kv_off = (size_t)(head / group) * d;
-        float max = -INFINITY;
-        for (uint32_t j = lo; j <= pos; j++) {
-            float sc = g2_dot_f32(q, job->k_layer + (size_t)j * s->kv_dim + kv_off, d);
-            if (c->attn_softcap > 0.0f)
-                sc = c->attn_softcap * tanhf(sc / c->attn_softcap);
-            scores[j] = sc;
-            if (sc > max)
-                max = sc;
-        }
-        double sum = 0.0;
-        for (uint32_t j = lo; j <= pos; j++) {
-            scores[j] = expf(scores[j] - max);
-            sum += scores[j];
-        }
-        const float inv = (float)(1.0 / sum);
-        float *out = s->att + ((size_t)t * c->n_heads + head) * d;
-        memset(out, 0, d * sizeof(float));
-        for (uint32_t j = lo; j <= pos; j++) {
-            const float w = scores[j] * inv;
-            const float *v = job->v_layer + (size_t)j * s->kv_dim + kv_off;
-            for (uint32_t i = 0; i < d; i++)
-                out[i] += w * v[i];
-        }
+        const uint32_t kvh = (uint32_t)(item / per_kv), hb = (uint32_t)(item % per_kv / job->tok_blocks),
+                       tb = (uint32_t)(item % job->tok_blocks);
+        const uint32_t h0 = hb * job->heads_per_item, t0 = tb * job->toks_per_item;
+        a.n_heads = group - h0 < job->heads_per_item ? group - h0 : job->heads_per_item;
+        a.n_tok = job->n_tok - t0 < job->toks_per_item ? job->n_tok - t0 : job->toks_per_item;
+        a.first_pos = job->first_pos + t0;
+        a.q = s->q + (size_t)t0 * a.tok_stride + (size_t)(kvh * group + h0) * d;
+        a.out = s->att + (size_t)t0 * a.tok_stride + (size_t)(kvh * group + h0) * d;
+        a.k = job->k_layer + (size_t)kvh * s->n_ctx * d;
+        a.v = job->v_layer + (size_t)kvh * s->n_ctx * d;
+        fk->attend(&a);
     }
+}
+
+/* The most score scratch an item needs when items are `heads` heads and `toks` tokens. */
+static size_t attention_need(const gemma2_session *s, uint32_t n, uint32_t window, uint32_t heads,
+                             uint32_t toks) {
+    size_t most = 0;
+    for (uint32_t t0 = 0; t0 < n; t0 += toks) {
+        const size_t need = g2_attend_scratch(heads, n - t0 < toks ? n - t0 : toks, s->n_pos + t0, window);
+        most = need > most ? need : most;
+    }
+    return most;
+}
+
+/* Splits the chunk's attention into items of up to G2_ATTENTION_ROWS query rows, enough
+ * to reuse each key and value read, whose scores fit the per-thread scratch
+ * (G2_ATTENTION_ROWS * n_ctx floats, so 16 rows always fit, and one row of n_ctx at the
+ * least), and smaller ones when there would be fewer items than threads. */
+static void attention(gemma2_session *s, const float *k_layer, const float *v_layer, uint32_t n, int local) {
+    const g2_file_config *c = &s->model->cfg;
+    const uint32_t group = c->n_heads / c->n_kv_heads, window = local ? c->sliding_window : 0;
+    attention_job job = {.s = s,
+                         .k_layer = k_layer,
+                         .v_layer = v_layer,
+                         .n_tok = n,
+                         .first_pos = s->n_pos,
+                         .window = window,
+                         .scratch = (size_t)G2_ATTENTION_ROWS * s->n_ctx};
+    uint32_t heads = group, toks = G2_ATTENTION_ROWS / group ? G2_ATTENTION_ROWS / group : 1;
+    if (toks > n)
+        toks = n;
+    while (toks > 1 && attention_need(s, n, window, heads, toks) > job.scratch)
+        toks--;
+    while (heads > 1 && attention_need(s, n, window, heads, 1) > job.scratch)
+        heads--;
+    /* smaller items when there would be fewer than threads (decode: one token) */
+    const size_t threads = (size_t)g2_pool_size(s->pool);
+#define ITEMS ((size_t)c->n_kv_heads * ((group + heads - 1) / heads) * ((n + toks - 1) / toks))
+    while (ITEMS < threads && toks > 1)
+        toks = (toks + 1) / 2;
+    while (ITEMS < threads && heads > 1)
+        heads = (heads + 1) / 2;
+#undef ITEMS
+    job.heads_per_item = heads;
+    job.toks_per_item = toks;
+    job.head_blocks = (group + heads - 1) / heads;
+    job.tok_blocks = (n + toks - 1) / toks;
+    atomic_init(&job.next, 0);
+    g2_pool_run(s->pool, attention_task, &job);
 }
 
 static void attention_block(gemma2_session *s, const g2_layer *L, uint32_t layer, uint32_t n) {
     const g2_file_config *c = &s->model->cfg;
     const uint32_t H = c->hidden_size, d = c->head_dim, qdim = c->n_heads * d;
     const float q_scale = (float)(1.0 / sqrt((double)c->query_pre_attn_scalar));
+    /* the cache of each KV head is contiguous: keys transposed in blocks of 16 positions
+     * (g2_key_index), values [n_ctx][head_dim] */
     float *k_layer = s->k_cache + (size_t)layer * s->n_ctx * s->kv_dim;
     float *v_layer = s->v_cache + (size_t)layer * s->n_ctx * s->kv_dim;
 
@@ -124,7 +166,7 @@ static void attention_block(gemma2_session *s, const g2_layer *L, uint32_t layer
         g2_rmsnorm(s->h + (size_t)t * H, s->x + (size_t)t * H, L->attn_norm, H, c->rms_norm_eps);
     quantize_input(s, s->h, n, H);
     const g2_matmul_input in = input(s, s->h, n);
-    const g2_matmul_target qkv[3] = {{&L->q, s->q}, {&L->k, s->k}, {&L->v, s->v}};
+    const g2_matmul_target qkv[3] = {{&L->q, s->q, 0.0f}, {&L->k, s->k, 0.0f}, {&L->v, s->v, 0.0f}};
     g2_matmul_many(s->pool, &in, qkv, 3);
     for (uint32_t t = 0; t < n; t++) {
         const float *cs = s->rope_cos + (size_t)t * (d / 2), *sn = s->rope_sin + (size_t)t * (d / 2);
@@ -133,14 +175,16 @@ static void attention_block(gemma2_session *s, const g2_layer *L, uint32_t layer
         g2_rope(k, c->n_kv_heads, d, cs, sn);
         for (uint32_t i = 0; i < qdim; i++)
             q[i] *= q_scale; /* query_pre_attn_scalar^-0.5, before the soft-cap */
-        size_t at = (size_t)(s->n_pos + t) * s->kv_dim;
-        memcpy(k_layer + at, k, s->kv_dim * sizeof(float));
-        memcpy(v_layer + at, s->v + (size_t)t * s->kv_dim, s->kv_dim * sizeof(float));
+        const uint32_t pos = s->n_pos + t;
+        for (uint32_t h = 0; h < c->n_kv_heads; h++) {
+            float *kh = k_layer + (size_t)h * s->n_ctx * d;
+            for (uint32_t i = 0; i < d; i++)
+                kh[g2_key_index(s->n_ctx, d, pos, i)] = k[h * d + i];
+            memcpy(v_layer + ((size_t)h * s->n_ctx + pos) * d, s->v + (size_t)t * s->kv_dim + h * d,
+                   d * sizeof(float));
+        }
     }
-    attention_job job = {
-        .s = s, .k_layer = k_layer, .v_layer = v_layer, .n_tok = n, .first_pos = s->n_pos, .local = L->local};
-    atomic_init(&job.next, 0);
-    g2_pool_run(s->pool, attention_task, &job);
+    attention(s, k_layer, v_layer, n, L->local);
     quantize_input(s, s->att, n, qdim);
     matmul(s, s->proj, &L->o, s->att, n);
     for (uint32_t t = 0; t < n; t++) {
@@ -180,8 +224,9 @@ static void output_rows(gemma2_session *s, uint32_t first, uint32_t n, float *lo
         memcpy(hidden, s->h, (size_t)n * H * sizeof(float));
     if (logits) {
         quantize_input(s, s->h, n, H);
-        matmul(s, logits, &s->model->embed, s->h, n);
-        g2_softcap(logits, n * c->vocab_size, c->final_softcap);
+        const g2_matmul_input in = input(s, s->h, n);
+        const g2_matmul_target target = {.W = &s->model->embed, .y = logits, .softcap = c->final_softcap};
+        g2_matmul_many(s->pool, &in, &target, 1); /* soft-capped as rows finish */
     }
 }
 

@@ -58,7 +58,9 @@ gemma2_status g2_session_create(gemma2_model *model, int n_threads, uint32_t n_c
     s->up = alloc_floats(C * c->ffn_size, &failed);
     s->rope_cos = alloc_floats(C * (c->head_dim / 2), &failed);
     s->rope_sin = alloc_floats(C * (c->head_dim / 2), &failed);
-    s->scores = alloc_floats(T * n_ctx, &failed);
+    const size_t scores = floats(T, G2_ATTENTION_ROWS, n_ctx);
+    failed |= scores == 0;
+    s->scores = alloc_floats(scores, &failed);
     s->row_scratch = alloc_floats(T * s->row_stride, &failed);
     s->logits = alloc_floats(c->vocab_size, &failed);
     s->act_nb_max = g2_q_blocks((uint32_t)s->row_stride);

@@ -9,6 +9,8 @@
 
 /* Tokens processed together in a prefill: each weight row loaded once serves them all. */
 #define G2_PREFILL_CHUNK 64u
+/* Query rows (heads x tokens) an attention work item may hold scores for. */
+#define G2_ATTENTION_ROWS 16u
 
 struct gemma2_session {
     gemma2_model *model; /* holds a reference */
@@ -17,7 +19,8 @@ struct gemma2_session {
     uint32_t n_pos; /* tokens in the cache */
     int has_logits;
     size_t kv_dim;            /* n_kv_heads * head_dim */
-    float *k_cache, *v_cache; /* [n_layers][n_ctx][kv_dim], keys already rotated */
+    float *k_cache, *v_cache; /* [n_layers][kv_heads][n_ctx * head_dim], keys rotated and
+                                 transposed in blocks of 16 positions (g2_key_index) */
     /* chunk scratch, C = G2_PREFILL_CHUNK rows each */
     float *x;                   /* [C][hidden] residual stream */
     float *h;                   /* [C][hidden] normed input of a block */
@@ -27,7 +30,7 @@ struct gemma2_session {
     float *proj;                /* [C][hidden] output of o / down projections */
     float *gate, *up;           /* [C][ffn] */
     float *rope_cos, *rope_sin; /* [C][head_dim/2] */
-    float *scores;              /* [threads][n_ctx] */
+    float *scores;              /* [threads][G2_ATTENTION_ROWS * n_ctx] */
     float *row_scratch;         /* [threads][row_stride] */
     size_t row_stride;
     float *logits; /* [vocab] of the last fed position */

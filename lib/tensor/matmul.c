@@ -5,7 +5,9 @@
 
 /* Rows per claim: the kernels tile rows in fours, and a claim should outweigh its
  * atomic; small enough to balance two threads on a 256-row matrix. */
+#ifndef ROWS_PER_CLAIM
 #define ROWS_PER_CLAIM 32
+#endif
 
 /* Rows [r0, r1) of y = x · Wᵀ (y row stride W->rows) on thread thread_index. */
 static void matmul_rows(const g2_matmul_input *in, const g2_matrix *W, float *y, uint32_t r0, uint32_t r1,
@@ -49,8 +51,13 @@ static void many_task(void *p, int thread_index, int n_threads) {
         for (int i = 0; i < job->n; i++) {
             const g2_matrix *W = job->targets[i].W;
             const size_t lo = c0 > base ? c0 - base : 0, hi = c1 - base < W->rows ? c1 - base : W->rows;
-            if (c1 > base && lo < hi)
-                matmul_rows(job->in, W, job->targets[i].y, (uint32_t)lo, (uint32_t)hi, thread_index);
+            if (c1 > base && lo < hi) {
+                float *y = job->targets[i].y;
+                matmul_rows(job->in, W, y, (uint32_t)lo, (uint32_t)hi, thread_index);
+                if (job->targets[i].softcap > 0.0f)
+                    for (uint32_t t = 0; t < job->in->n_tok; t++)
+                        g2_softcap(y + (size_t)t * W->rows + lo, (uint32_t)(hi - lo), job->targets[i].softcap);
+            }
             base += W->rows;
         }
     }

@@ -22,10 +22,12 @@ typedef struct g2_matmul_input {
     size_t scratch_stride;
 } g2_matmul_input;
 
-/* One matrix and its output y [n_tok][W->rows]. */
+/* One matrix and its output y [n_tok][W->rows]; softcap > 0 applies
+ * y = softcap · tanh(y / softcap) to each claimed block of rows as it finishes. */
 typedef struct g2_matmul_target {
     const g2_matrix *W;
     float *y;
+    float softcap;
 } g2_matmul_target;
 
 #define G2_MATMUL_MAX_TARGETS 3

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Forward-pass ops against straightforward double-precision versions of the
- * DESIGN.md formulas. */
+ * DESIGN.md formulas; g2_expf/g2_tanhf against libm's double exp/tanh with a stated
+ * ulp bound; and every SIMD table (g2_float_kernels_get) against the baseline one, bit
+ * for bit. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,10 +103,314 @@ static void test_dot_bf16_argmax(void) {
     CHECK(g2_argmax(y, 3) == 1, "NaN never wins");
 }
 
+/* ---- exp / tanh accuracy and special values ---- */
+
+static float from_bits(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint32_t to_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+/* The error of y against the exact ref, in units in the last place of float at ref
+ * (2^-149 in the subnormal range). */
+static double ulp_error(float y, double ref) {
+    const double a = fabs(ref);
+    int e = 0;
+    frexp(a, &e);
+    const double ulp = a < 0x1p-126 ? 0x1p-149 : ldexp(1.0, e - 24);
+    return fabs((double)y - ref) / ulp;
+}
+
+/* The bounds ops.h states (from an exhaustive run over all 2^32 floats: 0.99 and
+ * 1.07). */
+#define EXP_ULP 1.0
+#define TANH_ULP 1.1
+
+/* Every table computes the same bits as the baseline on x[0..n). */
+static int same_on_every_table(int which, const float *x, const float *y_base, float *y, uint32_t n) {
+    for (int t = 1; t < 3; t++) {
+        const g2_float_kernels *k = g2_float_kernels_get(t);
+        if (!k)
+            continue;
+        (which ? k->tanh : k->exp)(y, x, n);
+        if (memcmp(y, y_base, n * sizeof *y) != 0)
+            return t;
+    }
+    return 0;
+}
+
+static void test_exp_tanh_sweep(void) {
+    enum { BATCH = 4096 };
+    static float x[BATCH], ye[BATCH], yt[BATCH], y2[BATCH];
+    const g2_float_kernels *base = g2_float_kernels_get(0);
+    double worst_e = 0, worst_t = 0;
+    float at_e = 0, at_t = 0;
+    long bad_e = 0, bad_t = 0, diff_tables = 0, count = 0;
+    /* every 251st float bit pattern (17 million values over the whole range, all
+     * signs and exponents, subnormals, infinities and NaNs included) */
+    uint64_t u = 0;
+    while (u < (1ull << 32)) {
+        uint32_t n = 0;
+        for (; n < BATCH && u < (1ull << 32); n++, u += 251)
+            x[n] = from_bits((uint32_t)u);
+        base->exp(ye, x, n);
+        base->tanh(yt, x, n);
+        diff_tables += same_on_every_table(0, x, ye, y2, n) != 0;
+        diff_tables += same_on_every_table(1, x, yt, y2, n) != 0;
+        for (uint32_t i = 0; i < n; i++, count++) {
+            const double re = exp((double)x[i]), rt = tanh((double)x[i]);
+            if (isnan(x[i])) {
+                bad_e += !isnan(ye[i]);
+                bad_t += !isnan(yt[i]);
+                continue;
+            }
+            if (re > 0x1.fffffep127) { /* overflows float */
+                bad_e += !(isinf(ye[i]) && ye[i] > 0);
+            } else {
+                const double e = ulp_error(ye[i], re);
+                if (e > worst_e) {
+                    worst_e = e;
+                    at_e = x[i];
+                }
+            }
+            const double t = ulp_error(yt[i], rt);
+            if (t > worst_t) {
+                worst_t = t;
+                at_t = x[i];
+            }
+        }
+    }
+    CHECK(worst_e <= EXP_ULP, "g2_expf: %.3f ulp at %a (bound %.2f)", worst_e, at_e, EXP_ULP);
+    CHECK(worst_t <= TANH_ULP, "g2_tanhf: %.3f ulp at %a (bound %.2f)", worst_t, at_t, TANH_ULP);
+    CHECK(bad_e == 0 && bad_t == 0, "%ld exp and %ld tanh results wrong on NaN or overflow", bad_e, bad_t);
+    CHECK(diff_tables == 0, "%ld batches differ between SIMD tables", diff_tables);
+    printf("exp/tanh over %ld floats: max %.3f / %.3f ulp\n", count, worst_e, worst_t);
+}
+
+static void test_exp_tanh_special(void) {
+    CHECK(g2_expf(0.0f) == 1.0f && g2_expf(-0.0f) == 1.0f, "exp(±0) = 1");
+    CHECK(g2_expf(1.0f) == (float)exp(1.0), "exp(1) rounds right: %a", g2_expf(1.0f));
+    CHECK(isinf(g2_expf(INFINITY)) && g2_expf(INFINITY) > 0, "exp(inf) = inf");
+    CHECK(g2_expf(-INFINITY) == 0.0f && !signbit(g2_expf(-INFINITY)), "exp(-inf) = +0");
+    CHECK(isnan(g2_expf(NAN)) && isnan(g2_expf(-NAN)), "exp(NaN) = NaN");
+    CHECK(isinf(g2_expf(88.73f)) && !isinf(g2_expf(88.72f)), "exp overflows past ln(FLT_MAX)");
+    CHECK(g2_expf(88.72f) > 3.3e38f, "exp(88.72) %g", g2_expf(88.72f));
+    CHECK(g2_expf(-103.98f) == 0.0f && g2_expf(-103.9f) == 0x1p-149f,
+          "exp underflows to the least subnormal, then 0");
+    CHECK(g2_expf(-87.5f) > 0.0f && g2_expf(-87.5f) < 0x1p-126f, "exp gives subnormals");
+    CHECK(ulp_error(g2_expf(-100.0f), exp(-100.0)) <= EXP_ULP, "exp(-100) %a", g2_expf(-100.0f));
+    CHECK(g2_expf(1000.0f) == INFINITY && g2_expf(-1000.0f) == 0.0f, "exp saturates");
+
+    CHECK(g2_tanhf(0.0f) == 0.0f && !signbit(g2_tanhf(0.0f)), "tanh(+0) = +0");
+    CHECK(g2_tanhf(-0.0f) == 0.0f && signbit(g2_tanhf(-0.0f)), "tanh(-0) = -0");
+    CHECK(g2_tanhf(INFINITY) == 1.0f && g2_tanhf(-INFINITY) == -1.0f, "tanh(±inf) = ±1");
+    CHECK(g2_tanhf(10.0f) == 1.0f && g2_tanhf(-1e30f) == -1.0f, "tanh saturates");
+    CHECK(isnan(g2_tanhf(NAN)) && isnan(g2_tanhf(-NAN)), "tanh(NaN) = NaN");
+    CHECK(g2_tanhf(0x1p-140f) == 0x1p-140f && g2_tanhf(1e-20f) == 1e-20f, "tanh(x) = x for tiny x");
+    /* odd, and monotonic across the switch between the two formulas at |x| = 0.75 */
+    for (uint32_t b = to_bits(0.74f); b < to_bits(0.76f); b++) {
+        const float v = from_bits(b);
+        if (g2_tanhf(-v) != -g2_tanhf(v) || g2_tanhf(from_bits(b + 1)) < g2_tanhf(v)) {
+            CHECK(0, "tanh odd and monotonic near 0.75: at %a", v);
+            break;
+        }
+    }
+}
+
+/* ---- every SIMD table gives the same bits ---- */
+
+/* g2_dot_f32's order, written out plainly. */
+static float dot_reference(const float *a, const float *b, uint32_t n) {
+    float acc[16] = {0};
+    for (uint32_t i = 0; i < n; i++)
+        acc[i % 16] += a[i] * b[i];
+    for (int w = 8; w > 0; w /= 2)
+        for (int j = 0; j < w; j++)
+            acc[j] += acc[j + w];
+    return acc[0];
+}
+
+static void test_tables_same_bits(void) {
+    enum { N = 1000 };
+    static float x[N], up[N], base[N], other[N];
+    unsigned seed = 11;
+    int tables = 0;
+    for (int t = 0; t < 3; t++)
+        tables += g2_float_kernels_get(t) != NULL;
+    printf("SIMD tables on this CPU: %d (best: %s)\n", tables, g2_float_kernels_best()->name);
+    const g2_float_kernels *b = g2_float_kernels_get(0);
+    for (uint32_t n = 0; n <= N; n += n < 40 ? 1 : 97) {
+        for (uint32_t i = 0; i < n; i++) {
+            x[i] = frand(&seed) * (i % 3 ? 8.0f : 80.0f);
+            up[i] = frand(&seed);
+        }
+        if (n > 5) { /* special values in the middle of a vector */
+            x[1] = INFINITY;
+            x[2] = -INFINITY;
+            x[3] = NAN;
+            x[4] = -0.0f;
+        }
+        const float ref_dot = dot_reference(x + 5 * (n > 5), up + 5 * (n > 5), n - 5 * (n > 5));
+        for (int t = 0; t < 3; t++) {
+            const g2_float_kernels *k = g2_float_kernels_get(t);
+            if (!k)
+                continue;
+            memcpy(base, x, n * sizeof *x);
+            memcpy(other, x, n * sizeof *x);
+            b->softcap(base, n, 30.0f);
+            k->softcap(other, n, 30.0f);
+            CHECK(!memcmp(base, other, n * sizeof *x), "%s softcap n=%u", k->name, (unsigned)n);
+            memcpy(base, x, n * sizeof *x);
+            memcpy(other, x, n * sizeof *x);
+            b->geglu(base, up, n);
+            k->geglu(other, up, n);
+            CHECK(!memcmp(base, other, n * sizeof *x), "%s geglu n=%u", k->name, (unsigned)n);
+            const float dk = k->dot(x + 5 * (n > 5), up + 5 * (n > 5), n - 5 * (n > 5));
+            CHECK(to_bits(dk) == to_bits(ref_dot), "%s dot n=%u: %a vs %a", k->name, (unsigned)n, dk,
+                  ref_dot);
+        }
+    }
+    /* soft-cap and GeGLU against double-precision formulas */
+    for (uint32_t i = 0; i < N; i++)
+        x[i] = frand(&seed) * 100.0f;
+    memcpy(base, x, sizeof x);
+    g2_softcap(base, N, 30.0f);
+    for (uint32_t i = 0; i < N; i++) {
+        const double ref = 30.0 * tanh(x[i] / 30.0);
+        CHECK(fabs(base[i] - ref) <= 4e-6 * 30.0, "softcap(%g) %g vs %g", x[i], base[i], ref);
+    }
+    memcpy(base, x, sizeof x);
+    g2_geglu(base, up, N);
+    for (uint32_t i = 0; i < N; i++) {
+        const double g = x[i],
+                     ref = 0.5 * g * (1 + tanh(sqrt(2 / M_PI) * (g + 0.044715 * g * g * g))) * up[i];
+        CHECK(fabs(base[i] - ref) <= 1e-6 * (1 + fabs(ref)), "geglu(%g) %g vs %g", x[i], base[i], ref);
+    }
+}
+
+/* ---- attention ---- */
+
+/* The outputs of one (token, head) row in double precision. */
+static void attend_reference(const g2_attend_args *a, uint32_t t, uint32_t h, double *out) {
+    const uint32_t d = a->d, pos = a->first_pos + t;
+    const uint32_t lo = a->window && pos >= a->window ? pos - a->window + 1 : 0;
+    const float *q = a->q + t * a->tok_stride + h * d;
+    double s[600], max = -INFINITY, sum = 0;
+    for (uint32_t j = lo; j <= pos; j++) {
+        double dot = 0;
+        for (uint32_t i = 0; i < d; i++)
+            dot += (double)q[i] * a->k[g2_key_index(a->k_len, d, j, i)];
+        s[j] = a->softcap > 0 ? a->softcap * tanh(dot / a->softcap) : dot;
+        max = s[j] > max ? s[j] : max;
+    }
+    for (uint32_t j = lo; j <= pos; j++)
+        sum += s[j] = exp(s[j] - max);
+    for (uint32_t i = 0; i < d; i++) {
+        out[i] = 0;
+        for (uint32_t j = lo; j <= pos; j++)
+            out[i] += s[j] / sum * a->v[j * a->v_stride + i];
+    }
+}
+
+static void test_attend(void) {
+    unsigned seed = 5;
+    const uint32_t dims[] = {1, 16, 40, 64, 256};
+    const uint32_t windows[] = {1, 2, 3, 5, 17, 64, 200};
+    for (int c = 0; c < 56; c++) {
+        const uint32_t d = dims[c % 5], H = 1 + c % 3, T = 1 + (c * 7) % 8, first = (c * 37) % 300;
+        const uint32_t window = c % 4 == 1 ? windows[c / 4 % 7] : 0, kv_heads = 2;
+        const float cap = c % 2 ? 50.0f : 0.0f, scale = c % 5 == 3 ? 20.0f : 1.0f;
+        const uint32_t n_pos = first + T;
+        /* keys in the cache layout (g2_key_index), a cache exactly as long as the positions
+         * in one case in three (nothing may be read past its end: ASan builds check) */
+        const size_t tok_stride = (size_t)H * kv_heads * d + 3, v_stride = (size_t)kv_heads * d + 1;
+        const uint32_t k_len = c % 3 == 0 ? n_pos : n_pos + 5 + c;
+        float *q = malloc(T * tok_stride * sizeof *q), *k = malloc((size_t)d * k_len * sizeof *k);
+        float *v = malloc(n_pos * v_stride * sizeof *v);
+        float *out = calloc(T * tok_stride, sizeof *out), *out1 = calloc(T * tok_stride, sizeof *out1);
+        for (size_t i = 0; i < T * tok_stride; i++)
+            q[i] = frand(&seed) * scale;
+        for (size_t i = 0; i < (size_t)d * k_len; i++)
+            k[i] = frand(&seed);
+        for (size_t i = 0; i < n_pos * v_stride; i++)
+            v[i] = frand(&seed);
+        g2_attend_args a = {.q = q,
+                            .out = out,
+                            .tok_stride = tok_stride,
+                            .k = k,
+                            .k_len = k_len,
+                            .v = v + d,
+                            .v_stride = v_stride,
+                            .d = d,
+                            .n_heads = H,
+                            .n_tok = T,
+                            .first_pos = first,
+                            .window = window,
+                            .softcap = cap};
+        float *scores = malloc((g2_attend_scratch(H, T, first, window) + 1) * sizeof *scores);
+        a.scores = scores;
+        g2_float_kernels_get(0)->attend(&a);
+        /* against double precision */
+        double ref[256], worst = 0;
+        for (uint32_t t = 0; t < T; t++)
+            for (uint32_t h = 0; h < H; h++) {
+                attend_reference(&a, t, h, ref);
+                for (uint32_t i = 0; i < d; i++) {
+                    const double e = fabs(out[t * tok_stride + h * d + i] - ref[i]);
+                    worst = e > worst ? e : worst;
+                }
+            }
+        CHECK(worst < 2e-5 * scale,
+              "attend case %d (d %u, %u heads, %u tokens from %u, window %u): off by %g", c, (unsigned)d,
+              (unsigned)H, (unsigned)T, (unsigned)first, (unsigned)window, worst);
+        /* the same bits on every table, and row by row (one head of one token per item) */
+        for (int tb = 0; tb < 3; tb++) {
+            const g2_float_kernels *kt = g2_float_kernels_get(tb);
+            if (!kt)
+                continue;
+            memset(out1, 0, T * tok_stride * sizeof *out1);
+            for (uint32_t t = 0; t < T; t++)
+                for (uint32_t h = 0; h < H; h++) {
+                    g2_attend_args one = a;
+                    one.q = q + t * tok_stride + h * d;
+                    one.out = out1 + t * tok_stride + h * d;
+                    one.n_heads = 1;
+                    one.n_tok = 1;
+                    one.first_pos = first + t;
+                    kt->attend(&one);
+                }
+            CHECK(!memcmp(out, out1, T * tok_stride * sizeof *out), "attend case %d: %s, row by row, differs",
+                  c, kt->name);
+            memset(out1, 0, T * tok_stride * sizeof *out1);
+            a.out = out1;
+            kt->attend(&a);
+            a.out = out;
+            CHECK(!memcmp(out, out1, T * tok_stride * sizeof *out), "attend case %d: %s differs", c,
+                  kt->name);
+        }
+        free(scores);
+        free(q);
+        free(k);
+        free(v);
+        free(out);
+        free(out1);
+    }
+}
+
 int main(void) {
     test_rmsnorm();
     test_softcap_geglu();
     test_rope();
     test_dot_bf16_argmax();
+    test_exp_tanh_special();
+    test_exp_tanh_sweep();
+    test_tables_same_bits();
+    test_attend();
     return tu_finish("test_ops");
 }
