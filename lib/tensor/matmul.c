@@ -5,9 +5,7 @@
 
 /* Rows per claim: the kernels tile rows in fours, and a claim should outweigh its
  * atomic; small enough to balance two threads on a 256-row matrix. */
-#ifndef ROWS_PER_CLAIM
 #define ROWS_PER_CLAIM 32
-#endif
 
 /* Rows [r0, r1) of y = x · Wᵀ (y row stride W->rows) on thread thread_index. */
 static void matmul_rows(const g2_matmul_input *in, const g2_matrix *W, float *y, uint32_t r0, uint32_t r1,
