@@ -157,6 +157,41 @@ void g2_pool_run(g2_pool *pool, g2_task_fn fn, void *ctx) {
     close_task(pool);
 }
 
+void g2_split_init(g2_split *split, size_t total, size_t align, int parts) {
+    parts = parts < 1 ? 1 : parts > G2_SPLIT_MAX_PARTS ? G2_SPLIT_MAX_PARTS : parts;
+    split->parts = parts;
+    const size_t unit = align ? align : 1, units = (total + unit - 1) / unit;
+    size_t begin = 0;
+    for (int i = 0; i < parts; i++) {
+        size_t end = units * (size_t)(i + 1) / (size_t)parts * unit;
+        end = end > total ? total : end;
+        atomic_init(&split->part[i].next, begin);
+        split->end[i] = end;
+        begin = end;
+    }
+}
+
+g2_split_cursor g2_split_cursor_for(const g2_split *split, int thread_index) {
+    return (g2_split_cursor){.part = thread_index % split->parts, .emptied = 0};
+}
+
+int g2_split_next(g2_split *split, g2_split_cursor *cursor, size_t chunk, size_t *lo, size_t *hi) {
+    while (cursor->emptied < split->parts) {
+        const size_t end = split->end[cursor->part];
+        /* a thread never claims again from a part it found empty, so a counter passes
+         * its end by at most one chunk per thread */
+        const size_t first = g2_claim(&split->part[cursor->part].next, chunk);
+        if (first < end) {
+            *lo = first;
+            *hi = end - first < chunk ? end : first + chunk;
+            return 1;
+        }
+        cursor->emptied++;
+        cursor->part = cursor->part + 1 == split->parts ? 0 : cursor->part + 1;
+    }
+    return 0;
+}
+
 static void no_task(void *ctx, int thread_index, int n_threads) {
     (void)ctx, (void)thread_index, (void)n_threads;
 }

@@ -4,7 +4,8 @@
 #include "tensor/ops.h"
 
 /* Rows per claim: the kernels tile rows in fours, and a claim should outweigh its
- * atomic; small enough to balance two threads on a 256-row matrix. */
+ * atomic; small enough to balance two threads on a 256-row matrix. Each thread claims
+ * from its own contiguous part of the rows first (g2_split). */
 #define ROWS_PER_CLAIM 32
 
 /* Rows [r0, r1) of y = x · Wᵀ (y row stride W->rows) on thread thread_index. */
@@ -35,7 +36,7 @@ typedef struct many_job {
     const g2_matmul_target *targets;
     int n;
     size_t total_rows;
-    atomic_size_t next_row;
+    g2_split split;
 } many_job;
 
 /* Claims run over the matrices' rows end to end; a claim crossing from one matrix
@@ -43,8 +44,8 @@ typedef struct many_job {
 static void many_task(void *p, int thread_index, int n_threads) {
     (void)n_threads;
     many_job *job = p;
-    for (size_t c0; (c0 = g2_claim(&job->next_row, ROWS_PER_CLAIM)) < job->total_rows;) {
-        const size_t c1 = c0 + ROWS_PER_CLAIM < job->total_rows ? c0 + ROWS_PER_CLAIM : job->total_rows;
+    g2_split_cursor cursor = g2_split_cursor_for(&job->split, thread_index);
+    for (size_t c0, c1; g2_split_next(&job->split, &cursor, ROWS_PER_CLAIM, &c0, &c1);) {
         size_t base = 0;
         for (int i = 0; i < job->n; i++) {
             const g2_matrix *W = job->targets[i].W;
@@ -65,7 +66,7 @@ void g2_matmul_many(g2_pool *pool, const g2_matmul_input *in, const g2_matmul_ta
     many_job job = {.in = in, .targets = targets, .n = n};
     for (int i = 0; i < n; i++)
         job.total_rows += targets[i].W->rows;
-    atomic_init(&job.next_row, 0);
+    g2_split_init(&job.split, job.total_rows, ROWS_PER_CLAIM, g2_pool_size(pool));
     g2_pool_run(pool, many_task, &job);
 }
 
@@ -73,25 +74,25 @@ typedef struct geglu_job {
     const g2_matmul_input *in;
     const g2_matrix *Wg, *Wu;
     float *gate, *up;
-    atomic_size_t next_row;
+    g2_split split;
 } geglu_job;
 
 static void geglu_task(void *p, int thread_index, int n_threads) {
     (void)n_threads;
     geglu_job *job = p;
     const uint32_t rows = job->Wg->rows;
-    for (size_t r0; (r0 = g2_claim(&job->next_row, ROWS_PER_CLAIM)) < rows;) {
-        const uint32_t r1 = r0 + ROWS_PER_CLAIM < rows ? (uint32_t)r0 + ROWS_PER_CLAIM : rows;
-        matmul_rows(job->in, job->Wg, job->gate, (uint32_t)r0, r1, thread_index);
-        matmul_rows(job->in, job->Wu, job->up, (uint32_t)r0, r1, thread_index);
+    g2_split_cursor cursor = g2_split_cursor_for(&job->split, thread_index);
+    for (size_t r0, r1; g2_split_next(&job->split, &cursor, ROWS_PER_CLAIM, &r0, &r1);) {
+        matmul_rows(job->in, job->Wg, job->gate, (uint32_t)r0, (uint32_t)r1, thread_index);
+        matmul_rows(job->in, job->Wu, job->up, (uint32_t)r0, (uint32_t)r1, thread_index);
         for (uint32_t t = 0; t < job->in->n_tok; t++)
-            g2_geglu(job->gate + (size_t)t * rows + r0, job->up + (size_t)t * rows + r0, r1 - (uint32_t)r0);
+            g2_geglu(job->gate + (size_t)t * rows + r0, job->up + (size_t)t * rows + r0, (uint32_t)(r1 - r0));
     }
 }
 
 void g2_matmul_geglu(g2_pool *pool, const g2_matmul_input *in, const g2_matrix *Wg, const g2_matrix *Wu,
                      float *gate, float *up) {
     geglu_job job = {.in = in, .Wg = Wg, .Wu = Wu, .gate = gate, .up = up};
-    atomic_init(&job.next_row, 0);
+    g2_split_init(&job.split, Wg->rows, ROWS_PER_CLAIM, g2_pool_size(pool));
     g2_pool_run(pool, geglu_task, &job);
 }

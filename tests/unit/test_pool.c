@@ -10,6 +10,9 @@
 typedef struct job {
     atomic_int ran[16]; /* per thread index */
     atomic_size_t next;
+    g2_split split;
+    size_t chunk;
+    atomic_int bad_claims; /* empty, too long, or crossing a part's end */
     size_t total;
     atomic_uchar *seen; /* per item */
     atomic_llong sum;
@@ -29,6 +32,45 @@ static void claim_task(void *p, int thread_index, int n_threads) {
             atomic_fetch_add(&j->seen[k], 1);
             atomic_fetch_add(&j->sum, (long long)k);
         }
+}
+
+static void split_task(void *p, int thread_index, int n_threads) {
+    (void)n_threads;
+    job *j = p;
+    g2_split_cursor cursor = g2_split_cursor_for(&j->split, thread_index);
+    for (size_t lo, hi; g2_split_next(&j->split, &cursor, j->chunk, &lo, &hi);) {
+        int crosses = 0;
+        for (int k = 0; k < j->split.parts; k++)
+            crosses |= lo < j->split.end[k] && hi > j->split.end[k];
+        if (lo >= hi || hi - lo > j->chunk || hi > j->total || crosses)
+            atomic_fetch_add(&j->bad_claims, 1);
+        for (size_t k = lo; k < hi && k < j->total; k++) {
+            atomic_fetch_add(&j->seen[k], 1);
+            atomic_fetch_add(&j->sum, (long long)k);
+        }
+    }
+}
+
+/* A split covers its items exactly once whoever runs it: the pool, or one thread
+ * alone (which must then take every other thread's part too). */
+static void check_split(g2_pool *pool, int parts, size_t total, size_t align, size_t chunk) {
+    job c = {.total = total, .chunk = chunk};
+    c.seen = calloc(total ? total : 1, 1);
+    g2_split_init(&c.split, total, align, parts);
+    if (pool)
+        g2_pool_run(pool, split_task, &c);
+    else
+        split_task(&c, 0, 1);
+    size_t once = 0;
+    for (size_t k = 0; k < total; k++)
+        once += c.seen[k] == 1;
+    CHECK(once == total, "split %d parts, %zu items, align %zu, chunk %zu: %zu claimed exactly once", parts,
+          total, align, chunk, once);
+    CHECK(atomic_load(&c.sum) == (long long)(total * (total ? total - 1 : 0) / 2), "split sum");
+    CHECK(atomic_load(&c.bad_claims) == 0, "split: %d bad claims", atomic_load(&c.bad_claims));
+    for (int k = 0; k + 1 < c.split.parts; k++)
+        CHECK(c.split.end[k] % align == 0 && c.split.end[k] <= c.split.end[k + 1], "part ends aligned, ordered");
+    free(c.seen);
 }
 
 int main(void) {
@@ -61,8 +103,15 @@ int main(void) {
             CHECK(atomic_load(&c.sum) == (long long)(c.total * (c.total - 1) / 2), "pool %d: sum", n);
             free(c.seen);
         }
+        for (int r = 0; r < 50; r++)
+            check_split(pool, n, 1000 + (size_t)r * 13, 32, 32);
+        check_split(pool, n, 5, 32, 32);
         g2_pool_destroy(pool);
     }
+    check_split(NULL, 2, 1000, 32, 32); /* a worker that never joins */
+    check_split(NULL, 3, 1001, 4, 7);
+    check_split(NULL, 40, 100, 1, 3); /* parts clamped to G2_SPLIT_MAX_PARTS */
+    check_split(NULL, 2, 0, 32, 32);
     g2_pool *pool = NULL;
     CHECK(g2_pool_create(0, &pool) == GEMMA2_ERR_INVALID_ARGUMENT && !pool, "0 threads refused");
     CHECK(g2_pool_create(G2_MAX_THREADS + 1, &pool) == GEMMA2_ERR_INVALID_ARGUMENT, "too many refused");

@@ -209,7 +209,10 @@ INLINE float canonical_sum(__m512 acc) {
 /* One group of an R×T tile: its first nblk (1..16) blocks of row data at wq (row i at
  * wq + i·stride; steps past nblk are zero), scales at wd (row i at wd + i·wd_stride);
  * token j's steps at x[s·T + j], its group data at xg[j]. Adds the group to the float
- * accumulators a. Decode (T = 1, 4 rows) also prefetches the next tile's rows. */
+ * accumulators a. Decode (T = 1, 4 rows) also prefetches the rows of a tile ahead:
+ * the next one for q8, the one after for q4, whose rows are half as long (so the
+ * distance is about 9 KB at the 2B model's 2304 columns either way; measured, q4 decode
+ * reads ~10% faster than with the next tile, q8 no faster with two). */
 INLINE void group(int q4, int R, int T, uint32_t nblk, const uint8_t *wq, size_t stride, const uint16_t *wd,
                   size_t wd_stride, const xstep *x, const xgroup *xg, __m512 a[MAX_R][MAX_T]) {
     const size_t qstep = STEP * (q4 ? G2_QK / 2 : G2_QK);
@@ -234,8 +237,9 @@ INLINE void group(int q4, int R, int T, uint32_t nblk, const uint8_t *wq, size_t
             __m512i w0, w1;
             load_w(q4, p, n, &w0, &w1);
             if (T == 1 && R == MAX_R) {
-                _mm_prefetch((const char *)(p + MAX_R * stride), _MM_HINT_T1);
-                _mm_prefetch((const char *)(p + MAX_R * stride + 64), _MM_HINT_T1);
+                const size_t ahead = (q4 ? 2 : 1) * MAX_R * stride;
+                _mm_prefetch((const char *)(p + ahead), _MM_HINT_T1);
+                _mm_prefetch((const char *)(p + ahead + 64), _MM_HINT_T1);
             }
 #pragma GCC unroll 4
             for (int j = 0; j < T; j++)
