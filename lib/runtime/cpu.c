@@ -130,6 +130,7 @@ typedef struct table_entry {
 static int sup_scalar(const cpu_features *f) { return (void)f, 1; }
 #if defined(__x86_64__)
 static int sup_avx2(const cpu_features *f) { return f->avx2 && f->fma && f->f16c; }
+static int sup_avxvnni(const cpu_features *f) { return sup_avx2(f) && f->avxvnni; }
 static int sup_avx512(const cpu_features *f) {
     return sup_avx2(f) && f->avx512f && f->avx512bw && f->avx512vl && f->avx512vnni;
 }
@@ -143,9 +144,10 @@ static int sup_neon(const cpu_features *f) { return f->asimd && f->asimddp; }
 static const table_entry g_tables[] = {
     {&g2_kernels_scalar, sup_scalar},
 #if defined(__x86_64__)
-    {&g2_kernels_avx2, sup_avx2},     /* AVX2, FMA, F16C */
-    {&g2_kernels_avx512, sup_avx512}, /* AVX-512 F/BW/VL/VNNI */
-    {&g2_kernels_amx, sup_amx},       /* AMX-TILE/INT8, then avx512 for few tokens */
+    {&g2_kernels_avx2, sup_avx2},       /* AVX2, FMA, F16C */
+    {&g2_kernels_avxvnni, sup_avxvnni}, /* the same with AVX-VNNI */
+    {&g2_kernels_avx512, sup_avx512},   /* AVX-512 F/BW/VL/VNNI */
+    {&g2_kernels_amx, sup_amx},         /* AMX-TILE/INT8, then avx512 for few tokens */
 #endif
 #if defined(__aarch64__)
     {&g2_kernels_neon, sup_neon},

@@ -82,7 +82,7 @@ typedef struct g2_qact {
 /* One instruction set's kernels. Every table computes the function above bit for bit
  * (tests/kernels compares each with the scalar table). */
 typedef struct g2_kernels {
-    const char *name; /* "scalar", "avx2", "avx512", "amx", "neon" */
+    const char *name; /* "scalar", "avx2", "avxvnni", "avx512", "amx", "neon" */
     /* x[0..n) → one token's blocks (nb = g2_q_blocks(n)); the tail is zero. */
     void (*quantize_act)(const float *x, uint32_t n, int8_t *qs, int8_t *ql, float *d, int32_t *sum);
     /* y[t * y_stride + r] = dot(row r of W, token t of A) for r in [r0, r1),
@@ -97,6 +97,7 @@ typedef struct g2_kernels {
 extern const g2_kernels g2_kernels_scalar;
 #if defined(__x86_64__) || defined(_M_X64)
 extern const g2_kernels g2_kernels_avx2;
+extern const g2_kernels g2_kernels_avxvnni;
 extern const g2_kernels g2_kernels_avx512;
 extern const g2_kernels g2_kernels_amx;
 #endif

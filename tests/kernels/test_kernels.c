@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Kernel tables against the scalar reference (lib/tensor/quant.h).
  *
- *   test_kernels ISA        tests table ISA ("scalar", "avx2", "avx512", "amx", "neon"); exit
+ *   test_kernels ISA        tests table ISA ("scalar", "avx2", "avxvnni", "avx512", "amx", "neon"); exit
  *                           77 (skip) if this build or this CPU lacks it
  *   test_kernels --bench [ISA...]   1-thread microbenchmark of gemm_q8/gemm_q4 on a
  *                           2304×9216 matrix: n_tok = 1 (GB/s of weights streamed)
@@ -340,6 +340,7 @@ static const char *const g_family[] = {
     "scalar",
 #if defined(__x86_64__)
     "avx2",
+    "avxvnni",
     "avx512",
     "amx",
 #elif defined(__aarch64__)
@@ -363,7 +364,7 @@ static void test_select(const char *isa) {
         if (g2_kernels_find(g_family[i]))
             CHECK(family_rank(best->name) >= (int)i, "%s is supported but the best is %s", g_family[i],
                   best->name);
-    static const char *const names[] = {"scalar", "avx2", "avx512", "amx", "neon", "", "bogus", "AVX2"};
+    static const char *const names[] = {"scalar", "avx2", "avxvnni", "avx512", "amx", "neon", "", "bogus", "AVX2"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const int rank = family_rank(names[i]);
         const g2_kernels *expect = best;

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 
-ISAS = ["scalar", "avx2", "avx512", "amx", "neon"]
+ISAS = ["scalar", "avx2", "avxvnni", "avx512", "amx", "neon"]
 
 
 def main():

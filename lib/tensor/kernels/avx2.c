@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* AVX2 + FMA + F16C kernels: the function lib/tensor/quant.h defines, bit for bit.
  * Compiled with -mavx2 -mfma -mf16c; everything but the table is static (STYLE.md
- * rule 12).
+ * rule 12). Compiled a second time with -mavxvnni -DG2_AVX_VNNI, it is the avxvnni
+ * table (Alder Lake and later cores without AVX-512, Zen 5): the same code with each
+ * vpmaddwd + vpaddd fused into one vpdpwssd.
  *
  * Products run on vpmaddwd (int16 × int16, pairs summed in int32): an activation fits
  * int16 whole, x = 256·hi + lo, |x| ≤ 32639, so one vpmaddwd per 16 values gives
@@ -229,19 +231,32 @@ INLINE void load_w(int lay, const uint8_t *p, __m256i *w) {
     }
 }
 
-INLINE __m256i madd2(const __m256i *w, const __m256i *x) {
-    return _mm256_add_epi32(_mm256_madd_epi16(w[0], x[0]), _mm256_madd_epi16(w[1], x[1]));
+/* acc + the pair sums of w·x: one vpdpwssd on AVX-VNNI, else vpmaddwd and vpaddd (the
+ * same wrapping int32 arithmetic, and every sum here is exact, so the same bits). */
+INLINE __m256i madd_acc(__m256i acc, __m256i w, __m256i x) {
+#ifdef G2_AVX_VNNI
+    return _mm256_dpwssd_avx_epi32(acc, w, x);
+#else
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(w, x));
+#endif
+}
+/* Σ w·x over n vector pairs. */
+INLINE __m256i madd_n(const __m256i *w, const __m256i *x, int n) {
+    __m256i acc = _mm256_madd_epi16(w[0], x[0]);
+#pragma GCC unroll 8
+    for (int i = 1; i < n; i++)
+        acc = madd_acc(acc, w[i], x[i]);
+    return acc;
 }
 /* Σ w·x of one step for one token. PAIR, NAT: [block 0: 4 int32 | block 1: 4 int32]
  * (NAT folds its one-block vectors: lanes i, i+4). QUAD: [b0 b0 b2 b2 | b1 b1 b3 b3]. */
 INLINE __m256i step_dot(int lay, const __m256i *w, const __m256i *x) {
-    const __m256i m0 = madd2(w, x), m1 = madd2(w + 2, x + 2);
     if (lay == PAIR)
-        return _mm256_add_epi32(m0, m1);
-    if (lay == NAT)
-        return _mm256_add_epi32(_mm256_blend_epi32(m0, m1, 0xF0), _mm256_permute2x128_si256(m0, m1, 0x21));
-    return _mm256_add_epi32(_mm256_add_epi32(m0, m1),
-                            _mm256_add_epi32(madd2(w + 4, x + 4), madd2(w + 6, x + 6)));
+        return madd_n(w, x, 4);
+    if (lay == QUAD)
+        return madd_n(w, x, 8);
+    const __m256i m0 = madd_n(w, x, 2), m1 = madd_n(w + 2, x + 2, 2);
+    return _mm256_add_epi32(_mm256_blend_epi32(m0, m1, 0xF0), _mm256_permute2x128_si256(m0, m1, 0x21));
 }
 
 /* One group of an R×T tile into accumulator h: row i's 8 blocks at wq + i·wq_stride
@@ -404,5 +419,10 @@ static void gemm_q4(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact
     gemm(1, tiles, W, r0, r1, A, n_tok, y, y_stride);
 }
 
+#ifdef G2_AVX_VNNI
+const g2_kernels g2_kernels_avxvnni = {
+    .name = "avxvnni", .quantize_act = quantize_act, .gemm_q8 = gemm_q8, .gemm_q4 = gemm_q4};
+#else
 const g2_kernels g2_kernels_avx2 = {
     .name = "avx2", .quantize_act = quantize_act, .gemm_q8 = gemm_q8, .gemm_q4 = gemm_q4};
+#endif
