@@ -100,6 +100,30 @@ class TestSynthetic(SyntheticTest):
                 self.assertTrue(all(math.isfinite(x) for x in vals))
                 self.assertGreater(max(vals) - min(vals), 0.0)
 
+    def test_embed_dtype(self):
+        # --embed-dtype sets the tied embedding's type alone; the default keeps q4
+        # models' embedding in q8 (checked above)
+        sizes = {}
+        for dtype, embed in (('q4', 'q4'), ('q8', 'q4'), ('q4', 'bf16'), ('f32', 'q8'), ('q8', 'q8')):
+            with self.subTest(dtype=dtype, embed=embed):
+                m = self.synthetic('tiny', 'tiny-%s-e%s.g2' % (dtype, embed), '--dtype', dtype,
+                                   '--embed-dtype', embed)
+                self.assertIn('OK', self.g2('verify', m, code=0).out)
+                _, tensors = info_fields(self.g2('info', m, code=0).out)
+                self.assertEqual(tensors['model.embed_tokens.weight'][:2], (embed, '2048 x 256'))
+                self.assertEqual(tensors['model.layers.0.mlp.up_proj.weight'][0], dtype)
+                sizes[(dtype, embed)] = os.path.getsize(m)
+                out = tmp_path('synthetic', 'logits-%s-e%s.f32' % (dtype, embed))
+                self.g2('logits', m, '--tokens', '2,17,1000,2047', '--out', out, '-t', '1', code=0)
+                with open(out, 'rb') as f:
+                    vals = clitest.f32_values(f.read())
+                self.assertTrue(all(math.isfinite(x) for x in vals))
+        # the same embedding type as the default gives the default's file
+        self.assertEqual(self.info_digest(self.synthetic('tiny', 'tiny-q8-eq8.g2', '--dtype', 'q8',
+                                                         '--embed-dtype', 'q8')),
+                         self.info_digest(self.tiny('q8')))
+        self.assertLess(sizes[('q4', 'q4')], os.path.getsize(self.tiny('q4')))
+
     def test_same_options_same_file_any_thread_count(self):
         # chunks of 2^18 weights: the embedding (2048 x 256) takes two, run in parallel
         a = self.tiny('q8')
@@ -164,6 +188,7 @@ class TestSynthetic(SyntheticTest):
         for args in [('--synthetic',), ('--synthetic', 'tiny'), ('--synthetic', '3b', out),
                      ('--synthetic=', out), ('--synthetic', 'tiny', out, '--dtype', 'f16'),
                      ('--synthetic', 'tiny', out, '--dtype'), ('--synthetic', 'tiny', out, '--seed', '-1'),
+                     ('--synthetic', 'tiny', out, '--embed-dtype'), ('--synthetic', 'tiny', out, '--embed-dtype', 'q6'),
                      ('--synthetic', 'tiny', out, '--seed', 'x'), ('--synthetic', 'tiny', out, '-t', '999'),
                      ('--synthetic', 'tiny', out, '-t'), ('--synthetic', 'tiny', out, '--tokenizer'),
                      ('--synthetic', 'tiny', out, 'extra'), ('--synthetic', 'tiny', out, '--bogus')]:

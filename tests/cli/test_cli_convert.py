@@ -211,6 +211,24 @@ class TestConverter(CheckpointTest):
                 self.g2('convert', *(args + (out,)), code=0)
                 self.assertEqual(self.info_digest(out), want)
 
+    def test_embed_dtype(self):
+        # --embed-dtype changes the tied embedding's type and nothing else
+        src = os.path.join(clitest.DATA, 'tiny-a')
+        for dtype, embed in (('q4', 'q4'), ('q8', 'bf16'), ('f32', 'q8')):
+            with self.subTest(dtype=dtype, embed=embed):
+                out = tmp_path('conv', 'embed-%s-%s.g2' % (dtype, embed))
+                self.g2('convert', src, out, '--dtype', dtype, '--embed-dtype=' + embed, code=0)
+                info = self.g2('info', out, code=0).out
+                self.assertRegex(info, r'\n  model\.embed_tokens\.weight\s+%s\s' % embed)
+                self.assertRegex(info, r'\n  model\.layers\.0\.mlp\.up_proj\.weight\s+%s\s' % dtype)
+                blob = self.logits(out, 'tiny-a', 'embed-%s-%s.f32' % (dtype, embed))
+                self.assertTrue(all(math.isfinite(x) for x in f32_values(blob)))
+        out = tmp_path('conv', 'embed-bad.g2')
+        for args in (('--embed-dtype',), ('--embed-dtype', 'f16'), ('--embed-dtype=',)):
+            with self.subTest(args=' '.join(args)):
+                self.usage_error('convert', src, out, *args)
+        self.assertFalse(os.path.exists(out))
+
     def test_failed_convert_keeps_existing_out(self):
         out = tmp_path('conv', 'keep.g2')
         self.convert(os.path.join(clitest.DATA, 'tiny-a'), out)

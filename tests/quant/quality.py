@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""Quantization quality on a golden checkpoint: converts it with --dtype q8 and q4,
-runs `gemma2 logits` over the golden input (teacher forcing), and reports top-1
+"""Quantization quality on a golden checkpoint: converts it with --dtype q8 and q4
+(and q4 with --embed-dtype q4 too, "q4e4": 4.5 bits for every matrix), runs `gemma2 logits` over the golden input (teacher forcing), and reports top-1
 agreement and mean |Δlogit| against the float32 golden logits. With --check, fails
 unless each format reaches the minimum given (top-1 agreement).
 usage: quality.py GEMMA2 CHECKPOINT_DIR [--check q8=0.979,q4=0.5]"""
@@ -13,12 +13,15 @@ import sys
 import tempfile
 
 
+FORMATS = {"q8": ["--dtype", "q8"], "q4": ["--dtype", "q4"], "q4e4": ["--dtype", "q4", "--embed-dtype", "q4"]}
+
+
 def measure(gemma2, ckpt, dtype, tmp):
     golden = json.load(open(os.path.join(ckpt, "golden.json")))
     vocab = golden["model"]["vocab_size"]
     ids = golden["input_ids"]
     model = os.path.join(tmp, dtype + ".g2")
-    subprocess.run([gemma2, "convert", ckpt, model, "--dtype", dtype], check=True)
+    subprocess.run([gemma2, "convert", ckpt, model] + FORMATS[dtype], check=True)
     out = os.path.join(tmp, dtype + ".f32")
     subprocess.run([gemma2, "logits", model, "--tokens", ",".join(map(str, ids)), "--out", out, "-t", "1"],
                    check=True)
@@ -39,7 +42,7 @@ def main():
     if len(sys.argv) > 4 and sys.argv[3] == "--check":
         minimum = {k: float(v) for k, v in (kv.split("=") for kv in sys.argv[4].split(","))}
     failed = 0
-    dtypes = [d for d in ("q8", "q4") if not minimum or d in minimum]
+    dtypes = [d for d in FORMATS if not minimum or d in minimum]
     with tempfile.TemporaryDirectory() as tmp:
         for dtype in dtypes:
             top1, mad = measure(gemma2, ckpt, dtype, tmp)

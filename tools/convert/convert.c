@@ -28,7 +28,8 @@
 #define LM_HEAD_NAME "lm_head.weight"
 
 static const char usage_text[] =
-    "usage: gemma2 convert SRC_DIR OUT [--dtype f32|bf16|q8|q4] [--compress]\n"
+    "usage: gemma2 convert SRC_DIR OUT [--dtype f32|bf16|q8|q4] [--embed-dtype TYPE]\n"
+    "                      [--compress]\n"
     "\n"
     "Converts a Hugging Face Gemma 2 checkpoint folder (config.json and\n"
     "model.safetensors, or shards with model.safetensors.index.json) into a gemma2\n"
@@ -38,11 +39,32 @@ static const char usage_text[] =
     "                    default is f32 if any source matrix is F32 or F16, bf16 if\n"
     "                    all are BF16), q8 (8.5 bits per weight) or q4 (4.5; the\n"
     "                    tied embedding stays q8). Norm weights are always f32.\n"
+    "  --embed-dtype TYPE  type of the tied embedding (also the output projection):\n"
+    "                    f32, bf16, q8 or q4 (default: as --dtype, but q8 for q4)\n"
     "  --compress        store each tensor as a zstd frame (smaller file, slower open)\n"
     "  --help            show this help\n"
     "\n"
     "Random weights at the real shapes, for benchmarks (see --synthetic --help):\n"
     "       gemma2 convert --synthetic 2b|9b|27b|tiny OUT [--dtype f32|bf16|q8|q4] ...\n";
+
+int g2_convert_type_from_name(const char *name, uint32_t *type) {
+    static const struct {
+        const char *name;
+        uint32_t type;
+    } names[] = {{"f32", G2_TYPE_F32}, {"bf16", G2_TYPE_BF16}, {"q8", G2_TYPE_Q8}, {"q4", G2_TYPE_Q4}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i].name) == 0) {
+            *type = names[i].type;
+            return 0;
+        }
+    return -1;
+}
+
+uint32_t g2_convert_embed_type(uint32_t matrix_type, int embed_type) {
+    if (embed_type >= 0)
+        return (uint32_t)embed_type;
+    return matrix_type == G2_TYPE_Q4 ? G2_TYPE_Q8 : matrix_type;
+}
 
 static int usage_error(const char *fmt, ...) {
     va_list ap;
@@ -349,8 +371,8 @@ static int write_tensor(g2_model_writer *w, const tensor_job *job, void *buf, pr
     return g2_writer_end_tensor(w, err, cap);
 }
 
-static int convert(const char *src_dir, const char *out, int dtype, int compress, progress *p, char *err,
-                   size_t cap) {
+static int convert(const char *src_dir, const char *out, int dtype, int embed_dtype, int compress, progress *p,
+                   char *err, size_t cap) {
     g2_hf_checkpoint *ck = NULL;
     tensor_job *jobs = NULL;
     g2_tensor_spec *specs = NULL;
@@ -388,10 +410,8 @@ static int convert(const char *src_dir, const char *out, int dtype, int compress
     uint32_t matrix_type = dtype >= 0 ? (uint32_t)dtype : default_matrix_type(jobs, n_jobs);
     for (size_t i = 0; i < n_jobs; i++) {
         jobs[i].out_type = g2_role_is_norm(jobs[i].role) ? G2_TYPE_F32 : matrix_type;
-        /* q4 models keep the tied embedding in q8: it is also the output projection, so
-         * its error reaches every logit (docs/quantization.md) */
-        if (jobs[i].role == G2_ROLE_EMBED && matrix_type == G2_TYPE_Q4)
-            jobs[i].out_type = G2_TYPE_Q8;
+        if (jobs[i].role == G2_ROLE_EMBED)
+            jobs[i].out_type = g2_convert_embed_type(matrix_type, embed_dtype);
         specs[i].name = jobs[i].name;
         specs[i].type = jobs[i].out_type;
         specs[i].n_dims = jobs[i].src->n_dims;
@@ -446,13 +466,14 @@ int g2_cli_convert(int argc, char **argv) {
     if (g2_synthetic_requested(argc, argv))
         return g2_cli_convert_synthetic(argc, argv);
     const char *src = NULL, *out = NULL;
-    int dtype = -1, compress = 0, options_done = 0;
+    int dtype = -1, embed_dtype = -1, compress = 0, options_done = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!options_done && strcmp(a, "--") == 0) {
             options_done = 1;
         } else if (!options_done && a[0] == '-' && a[1] != '\0') {
             const char *value = NULL;
+            int *target = &dtype;
             if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
                 fputs(usage_text, stdout);
                 return 0;
@@ -461,23 +482,26 @@ int g2_cli_convert(int argc, char **argv) {
                 continue;
             } else if (strcmp(a, "--dtype") == 0) {
                 if (i + 1 >= argc)
-                    return usage_error("--dtype needs a value (f32 or bf16)");
+                    return usage_error("--dtype needs a value (f32, bf16, q8 or q4)");
                 value = argv[++i];
             } else if (strncmp(a, "--dtype=", 8) == 0) {
                 value = a + 8;
+            } else if (strcmp(a, "--embed-dtype") == 0) {
+                if (i + 1 >= argc)
+                    return usage_error("--embed-dtype needs a value (f32, bf16, q8 or q4)");
+                value = argv[++i];
+                target = &embed_dtype;
+            } else if (strncmp(a, "--embed-dtype=", 14) == 0) {
+                value = a + 14;
+                target = &embed_dtype;
             } else {
                 return usage_error("unknown option '%s'", a);
             }
-            if (strcmp(value, "f32") == 0)
-                dtype = G2_TYPE_F32;
-            else if (strcmp(value, "bf16") == 0)
-                dtype = G2_TYPE_BF16;
-            else if (strcmp(value, "q8") == 0)
-                dtype = G2_TYPE_Q8;
-            else if (strcmp(value, "q4") == 0)
-                dtype = G2_TYPE_Q4;
-            else
-                return usage_error("--dtype must be f32, bf16, q8 or q4, not '%s'", value);
+            uint32_t type;
+            if (g2_convert_type_from_name(value, &type) != 0)
+                return usage_error("%s must be f32, bf16, q8 or q4, not '%s'",
+                                   target == &dtype ? "--dtype" : "--embed-dtype", value);
+            *target = (int)type;
         } else if (!src) {
             src = a;
         } else if (!out) {
@@ -491,7 +515,7 @@ int g2_cli_convert(int argc, char **argv) {
 
     char err[1024];
     progress p = {.enabled = isatty(STDERR_FILENO)};
-    if (convert(src, out, dtype, compress, &p, err, sizeof err) != 0) {
+    if (convert(src, out, dtype, embed_dtype, compress, &p, err, sizeof err) != 0) {
         progress_clear(&p);
         fprintf(stderr, "gemma2 convert: error: %s\n", err);
         return 1;

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "convert.h"
 #include "errbuf.h"
 #include "gemma2.h"
 #include "model/layout.h"
@@ -35,7 +36,8 @@
 
 const char g2_synthetic_usage[] =
     "usage: gemma2 convert --synthetic 2b|9b|27b|tiny OUT [--dtype f32|bf16|q8|q4]\n"
-    "                      [--tokenizer FILE|DIR] [--seed N] [-t N] [--compress]\n"
+    "                      [--embed-dtype TYPE] [--tokenizer FILE|DIR] [--seed N]\n"
+    "                      [-t N] [--compress]\n"
     "\n"
     "Writes a model file OUT with random weights at the shapes of Gemma 2 2B, 9B or\n"
     "27B (or tiny: hidden 256, 4 layers, 4/2 heads of 64, ffn 1024, vocabulary 2048,\n"
@@ -47,6 +49,8 @@ const char g2_synthetic_usage[] =
     "  --dtype TYPE      weight matrices: f32, bf16, q8 (8.5 bits per weight) or q4\n"
     "                    (4.5; the tied embedding stays q8). Default q4. Norm\n"
     "                    weights are always f32.\n"
+    "  --embed-dtype TYPE  type of the tied embedding: f32, bf16, q8 or q4 (default:\n"
+    "                    as --dtype, but q8 for q4)\n"
     "  --tokenizer PATH  store this tokenizer: a tokenizer.json or tokenizer.model,\n"
     "                    or a folder holding one (and tokenizer_config.json); it must\n"
     "                    not have more pieces than the vocabulary (256000; tiny 2048).\n"
@@ -298,6 +302,7 @@ typedef struct synth_opts {
     const char *out;
     const char *tokenizer;
     uint32_t matrix_type;
+    int embed_type; /* -1: the default of g2_convert_embed_type */
     uint64_t seed;
     int threads; /* 0 = all CPUs */
     int compress;
@@ -413,11 +418,8 @@ static int synthesize(const synth_opts *o, synth_progress *p, char *err, size_t 
             t->cols = (uint32_t)dims[0];
             t->std = NORM_STD;
         } else {
-            t->type = o->matrix_type;
-            /* q4 models keep the tied embedding in q8: it is also the output projection,
-             * read in full for every token (as `gemma2 convert --dtype q4` does) */
-            if (role == G2_ROLE_EMBED && o->matrix_type == G2_TYPE_Q4)
-                t->type = G2_TYPE_Q8;
+            t->type = role == G2_ROLE_EMBED ? g2_convert_embed_type(o->matrix_type, o->embed_type)
+                                            : o->matrix_type;
             t->rows = dims[0];
             t->cols = (uint32_t)dims[1];
             t->std = MATRIX_STD;
@@ -473,11 +475,14 @@ static int synthesize(const synth_opts *o, synth_progress *p, char *err, size_t 
     if (g2_writer_finish(done, err, cap) != 0)
         goto out;
     if (p->enabled) {
+        const uint32_t embed = g2_convert_embed_type(o->matrix_type, o->embed_type);
+        char embed_note[48] = "";
+        if (embed != o->matrix_type)
+            snprintf(embed_note, sizeof embed_note, " (embedding %s)", gemma2_type_name((int32_t)embed));
         progress_clear(p);
         fprintf(stderr, "gemma2 convert: wrote %s: synthetic %s, %zu tensors, %.1f MB of %s weights%s%s\n",
                 o->out, sh->name, n_tensors, (double)p->total / 1e6,
-                gemma2_type_name((int32_t)o->matrix_type),
-                o->matrix_type == G2_TYPE_Q4 ? " (embedding q8)" : "", o->compress ? " (zstd)" : "");
+                gemma2_type_name((int32_t)o->matrix_type), embed_note, o->compress ? " (zstd)" : "");
     }
     rc = 0;
 out:
@@ -536,7 +541,7 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *out) {
 }
 
 int g2_cli_convert_synthetic(int argc, char **argv) {
-    synth_opts o = {.matrix_type = G2_TYPE_Q4, .seed = 1};
+    synth_opts o = {.matrix_type = G2_TYPE_Q4, .embed_type = -1, .seed = 1};
     int options_done = 0;
     for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -563,16 +568,15 @@ int g2_cli_convert_synthetic(int argc, char **argv) {
             } else if ((v = option_value(a, "--dtype", argc, argv, &i, &missing))) {
                 if (missing)
                     return usage_error("--dtype needs a value (f32, bf16, q8 or q4)");
-                if (strcmp(v, "f32") == 0)
-                    o.matrix_type = G2_TYPE_F32;
-                else if (strcmp(v, "bf16") == 0)
-                    o.matrix_type = G2_TYPE_BF16;
-                else if (strcmp(v, "q8") == 0)
-                    o.matrix_type = G2_TYPE_Q8;
-                else if (strcmp(v, "q4") == 0)
-                    o.matrix_type = G2_TYPE_Q4;
-                else
+                if (g2_convert_type_from_name(v, &o.matrix_type) != 0)
                     return usage_error("--dtype must be f32, bf16, q8 or q4, not '%s'", v);
+            } else if ((v = option_value(a, "--embed-dtype", argc, argv, &i, &missing))) {
+                uint32_t type;
+                if (missing)
+                    return usage_error("--embed-dtype needs a value (f32, bf16, q8 or q4)");
+                if (g2_convert_type_from_name(v, &type) != 0)
+                    return usage_error("--embed-dtype must be f32, bf16, q8 or q4, not '%s'", v);
+                o.embed_type = (int)type;
             } else if ((v = option_value(a, "--tokenizer", argc, argv, &i, &missing))) {
                 if (missing || !*v)
                     return usage_error("--tokenizer needs a file or folder");
