@@ -225,7 +225,15 @@ class TestBench(SyntheticTest):
                 self.assertEqual(len(j['decode_tok_s_runs']), 2)
                 self.assertAlmostEqual(j['decode_tok_s'], sum(j['decode_tok_s_runs']) / 2, delta=1e-3)
                 self.assertEqual(j['weight_type'], dtype)
-                self.assertIn(j['kernels'], ('scalar', 'avx2', 'avx512', 'amx', 'neon'))
+                self.assertIn(j['kernels'], ('scalar', 'avx2', 'avxvnni', 'avx512', 'amx', 'neon'))
+                # open time and memory: the KV cache of p + n positions (4 layers, 2 KV
+                # heads of 64, keys and values in f32); the weights are all resident
+                self.assertGreaterEqual(j['open_ms'], 0)
+                self.assertEqual(j['kv_cache_bytes'], 2 * 4 * (8 + 4) * 2 * 64 * 4)
+                if os.path.exists('/proc/self/status'):
+                    self.assertGreater(j['resident_bytes'], j['model_bytes'])
+                    self.assertAlmostEqual(j['resident_other_bytes'],
+                                           j['resident_bytes'] - j['model_bytes'] - j['kv_cache_bytes'], delta=1)
                 fields, _ = info_fields(self.g2('info', m, code=0).out)
                 self.assertEqual(j['model_bytes'], int(fields['weight bytes']))
                 self.assertEqual(j['file_bytes'], os.path.getsize(m))
@@ -247,7 +255,7 @@ class TestBench(SyntheticTest):
         for pat in (r'^model:\s+' + re.escape(m), r'q8, [\d.]+ M parameters, 8\.\d\d bits per weight',
                     r'threads:\s+1 \(kernels: \w+\)', r'bandwidth:\s+[\d.]+ GB/s', r'^pp8\s+[\d.]+\s+[\d.]+\s+1$',
                     r'^tg4\s+[\d.]+\s+[\d.]+\s+1$', r'roofline:\s+decode [\d.]+ tok/s = [\d.]+% of',
-                    r'KV cache'):
+                    r'KV cache', r'^open:\s+[\d.]+ ms', r'^memory:\s+[\d.]+ [kMG]B resident .* KV cache of'):
             self.assertRegex(r.out, re.compile(pat, re.M))
         j = self.bench_json(m, '-n', '0', '--no-warmup', '--seed', '7')
         self.assertEqual(j['gen_tokens'], 0)

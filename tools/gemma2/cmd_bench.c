@@ -26,6 +26,8 @@ static const char usage[] =
     "  bandwidth / (weight bytes read per token): every weight, the tied embedding\n"
     "  included, is read once per decoded token. The KV cache read is not counted\n"
     "  (its estimate is printed; it is small next to the weights at these lengths).\n"
+    "  It also shows how long the model took to open (digests not checked) and the\n"
+    "  memory resident at the end of a run, beyond the weights and the KV cache.\n"
     "  GB = 10^9 bytes.\n"
     "  -t, --threads N  compute threads, and bandwidth threads (default: all CPUs)\n"
     "  --no-mmap        read the model into memory instead of mapping it\n"
@@ -37,7 +39,8 @@ static const char usage[] =
     "                   with -n 0), bandwidth_gb_s, roofline_tok_s, roofline_share,\n"
     "                   model_bytes (weight bytes in memory), file_bytes, parameters,\n"
     "                   bits_per_weight, threads, kernels, prompt_tokens, gen_tokens,\n"
-    "                   reps, the runs' speeds, ...\n"
+    "                   reps, the runs' speeds, open_ms, kv_cache_bytes,\n"
+    "                   resident_bytes, resident_other_bytes, ...\n"
     "  --seed N         seed of the random prompt ids (default 1234)\n"
     "  --no-warmup      skip the untimed warm-up run (a short feed and one step that\n"
     "                   bring every weight into memory before the first timing)\n"
@@ -170,8 +173,28 @@ static void progress(const char *fmt, ...) {
 }
 
 /* One repetition: fresh session, timed prefill, timed decode. */
+/* This process's resident set now (VmRSS), in bytes; 0 if /proc cannot tell. */
+static uint64_t resident_bytes(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %llu kB", &kb) == 1)
+            break;
+    fclose(f);
+    return (uint64_t)kb * 1024;
+}
+
+/* Bytes of a float32 KV cache of n_ctx positions (keys and values, every layer). */
+static uint64_t kv_cache_bytes(const gemma2_model_info *mi, uint64_t n_ctx) {
+    return 2 * (uint64_t)mi->n_layers * n_ctx * mi->n_kv_heads * mi->head_dim * sizeof(float);
+}
+
+/* One repetition; *rss (if not NULL): the resident set at its end, session alive. */
 static int run_once(gemma2_model *m, const bench_args *a, const int32_t *prompt, size_t n_prompt,
-                    long long n_gen, double *prefill_s, double *decode_s) {
+                    long long n_gen, double *prefill_s, double *decode_s, uint64_t *rss) {
     gemma2_session *s;
     gemma2_session_options o;
     gemma2_session_options_init(&o, sizeof o);
@@ -191,6 +214,8 @@ static int run_once(gemma2_model *m, const bench_args *a, const int32_t *prompt,
         st = gemma2_session_step(s, &r);
     }
     double t2 = now_seconds();
+    if (rss)
+        *rss = resident_bytes();
     int rc = 0;
     if (st != GEMMA2_OK) {
         progress(NULL);
@@ -275,8 +300,11 @@ int cmd_bench(int argc, char **argv) {
     gemma2_model *m;
     /* digests are not checked: bench measures inference, and a 15 GB model would
      * spend a minute on them; the warm-up run pages the weights in instead */
+    const double open_t0 = now_seconds();
     if (cli_open_model(CMD, a.path, a.threads, GEMMA2_MODEL_SKIP_VERIFY | a.open_flags, &m))
         return CLI_EXIT_ERROR;
+    const double open_ms = (now_seconds() - open_t0) * 1e3;
+    uint64_t rss = 0;
     int32_t *prompt = NULL;
     double *pp = NULL, *tg = NULL;
     gemma2_model_info mi;
@@ -328,13 +356,13 @@ int cmd_bench(int argc, char **argv) {
     if (a.warmup) {
         progress("gemma2 bench: warm-up");
         size_t n = a.prompt < WARMUP_TOKENS ? (size_t)a.prompt : WARMUP_TOKENS;
-        if ((rc = run_once(m, &a, prompt, n, a.gen > 0 ? 1 : 0, NULL, NULL)) != 0)
+        if ((rc = run_once(m, &a, prompt, n, a.gen > 0 ? 1 : 0, NULL, NULL, NULL)) != 0)
             goto done;
     }
     for (long long r = 0; r < a.reps; r++) {
         progress("gemma2 bench: repetition %lld of %lld", r + 1, a.reps);
         double ps, ds;
-        if ((rc = run_once(m, &a, prompt, (size_t)a.prompt, a.gen, &ps, &ds)) != 0)
+        if ((rc = run_once(m, &a, prompt, (size_t)a.prompt, a.gen, &ps, &ds, &rss)) != 0)
             goto done;
         pp[r] = ps > 0 ? (double)a.prompt / ps : 0;
         tg[r] = ds > 0 ? (double)a.gen / ds : 0;
@@ -347,6 +375,9 @@ int cmd_bench(int argc, char **argv) {
     double kv = kv_bytes_per_token(m, &mi, (uint64_t)a.prompt, (uint64_t)a.gen);
     const char *type = gemma2_type_name(mi.weight_type);
     const char *kernels = gemma2_cpu_kernels(); /* the table chosen when the model was opened */
+    const uint64_t kv_total = kv_cache_bytes(&mi, (uint64_t)a.prompt + (uint64_t)a.gen);
+    /* what is resident beyond the weights and the KV cache (0 if /proc is missing) */
+    const double other = rss ? (double)rss - (double)mi.weight_bytes - (double)kv_total : 0;
     if (a.json) {
         printf("{\"model\": ");
         json_string(a.path);
@@ -371,9 +402,12 @@ int cmd_bench(int argc, char **argv) {
                "\"bandwidth_passes\": %d, \"roofline_tok_s\": %.4f, ",
                bw.gb_s, bw.mean_gb_s, bw.bytes, bw.passes, roof);
         if (a.gen > 0)
-            printf("\"roofline_share\": %.6f, \"kv_bytes_per_token_f32\": %.0f}\n", share, kv);
+            printf("\"roofline_share\": %.6f, \"kv_bytes_per_token_f32\": %.0f, ", share, kv);
         else
-            printf("\"roofline_share\": null, \"kv_bytes_per_token_f32\": null}\n");
+            printf("\"roofline_share\": null, \"kv_bytes_per_token_f32\": null, ");
+        printf("\"open_ms\": %.3f, \"kv_cache_bytes\": %llu, \"resident_bytes\": %llu, "
+               "\"resident_other_bytes\": %.0f}\n",
+               open_ms, (unsigned long long)kv_total, (unsigned long long)rss, other);
     } else {
         char wb[32], fb[32], bb[32], kb[32];
         printf("model:      %s\n", a.path);
@@ -384,6 +418,7 @@ int cmd_bench(int argc, char **argv) {
                human_bytes(wb, sizeof wb, (double)mi.weight_bytes),
                human_bytes(fb, sizeof fb, (double)mi.file_size));
         printf("threads:    %d (kernels: %s)\n", a.threads, kernels);
+        printf("open:       %.1f ms (digests not checked)\n", open_ms);
         printf("bandwidth:  %.1f GB/s memory read (best of %d passes over %s, %d thread%s; mean %.1f)\n",
                bw.gb_s, bw.passes, human_bytes(bb, sizeof bb, (double)bw.bytes), bw.threads,
                bw.threads == 1 ? "" : "s", bw.mean_gb_s);
@@ -405,6 +440,14 @@ int cmd_bench(int argc, char **argv) {
             printf("\nroofline:   %.2f tok/s (%.1f GB/s / %s of weights); no decode measured (-n 0)\n", roof,
                    bw.gb_s, wb);
         }
+    }
+    if (!a.json && rss) {
+        char rb[32], kb2[32], ob[32];
+        printf("memory:     %s resident at the end of a run = the weights + a KV cache of %s "
+               "(f32, %lld positions) + %s%s\n",
+               human_bytes(rb, sizeof rb, (double)rss), human_bytes(kb2, sizeof kb2, (double)kv_total),
+               a.prompt + a.gen, other < 0 ? "-" : "",
+               human_bytes(ob, sizeof ob, other < 0 ? -other : other));
     }
     rc = cli_flush_stdout(CMD);
 done:
