@@ -84,7 +84,7 @@ typedef int32_t gemma2_status;
 #define GEMMA2_ERR_CONTEXT_FULL        9  /* the session's context cannot take more tokens */
 #define GEMMA2_ERR_BUFFER_TOO_SMALL   10  /* a caller buffer is too small; nothing written */
 #define GEMMA2_ERR_STATE              11  /* call not valid now (e.g. step with no logits) */
-#define GEMMA2_ERR_CANCELLED          12  /* reserved: the call was cancelled */
+#define GEMMA2_ERR_CANCELLED          12  /* the call was cancelled (gemma2_session_cancel) */
 #define GEMMA2_ERR_SYSTEM             13  /* the OS refused (e.g. thread creation) */
 #define GEMMA2_ERR_INTERNAL           14  /* a bug in gemma2: please report it */
 
@@ -139,11 +139,52 @@ typedef struct gemma2_model_options {
  * struct_size field. Since 1.0. */
 GEMMA2_API gemma2_status gemma2_model_options_init(gemma2_model_options *opts, size_t size);
 
+/* ---- sampling ----------------------------------------------------------------
+ * How gemma2_session_step chooses a token (docs/sampling.md). In this order:
+ *   1. logit bias: logit[token] += bias (-INFINITY bans a token);
+ *   2. penalties over the last penalty_last_n tokens of the session (prompt included):
+ *      a token seen c > 0 times has its logit divided by repeat_penalty if positive,
+ *      multiplied by it if not, then lowered by c * frequency_penalty +
+ *      presence_penalty;
+ *   3. temperature 0: greedy, the highest logit (lowest id on ties). Otherwise:
+ *   4. top-k: the k highest logits (ties: lower ids first);
+ *   5. top-p: the fewest highest-probability tokens whose probabilities (softmax at
+ *      temperature 1) reach top_p;
+ *   6. min-p: tokens whose probability is at least min_p times the highest one's;
+ *   7. softmax of logit / temperature over what is left, one draw from the session's
+ *      generator (xoshiro256**, seeded by seed).
+ * The same seed and the same calls give the same tokens on every machine, SIMD path
+ * and thread count. */
+typedef struct gemma2_logit_bias {
+    int32_t token;
+    float bias;
+} gemma2_logit_bias;
+
+typedef struct gemma2_sampler_options {
+    uint32_t struct_size;
+    float temperature;       /* 0 = greedy (the default) */
+    int32_t top_k;           /* 0 = off (default) */
+    float top_p;             /* 1 = off (default) */
+    float min_p;             /* 0 = off (default) */
+    float repeat_penalty;    /* 1 = off (default) */
+    float presence_penalty;  /* 0 = off (default) */
+    float frequency_penalty; /* 0 = off (default) */
+    uint32_t penalty_last_n; /* default 64 */
+    uint32_t n_logit_bias;   /* entries at logit_bias */
+    uint64_t seed;           /* default 0 */
+    const gemma2_logit_bias *logit_bias; /* copied by the session; NULL if n_logit_bias 0 */
+} gemma2_sampler_options;
+
+/* As gemma2_model_options_init, for sampler options (greedy, penalties off).
+ * Since 1.0. */
+GEMMA2_API gemma2_status gemma2_sampler_options_init(gemma2_sampler_options *opts, size_t size);
+
 typedef struct gemma2_session_options {
     uint32_t struct_size;
     int32_t n_threads; /* compute threads of this session; 0 = all CPUs */
     uint32_t n_ctx;    /* context length in tokens; 0 = the model's context length */
     uint32_t reserved; /* must be 0 */
+    const gemma2_sampler_options *sampler; /* NULL = greedy */
 } gemma2_session_options;
 
 /* As gemma2_model_options_init, for session options. Since 1.0. */
@@ -279,10 +320,30 @@ GEMMA2_API gemma2_status gemma2_session_position(const gemma2_session *session, 
 /* Feeds n tokens (a prompt, or any continuation) in one batched prefill and keeps
  * the logits of the last one. All or nothing: on failure the session is unchanged.
  * @return GEMMA2_OK; GEMMA2_ERR_INVALID_ARGUMENT (NULL, n == 0);
- *         GEMMA2_ERR_TOKEN_OUT_OF_RANGE; GEMMA2_ERR_CONTEXT_FULL (position + n > n_ctx).
+ *         GEMMA2_ERR_TOKEN_OUT_OF_RANGE; GEMMA2_ERR_CONTEXT_FULL (position + n > n_ctx);
+ *         GEMMA2_ERR_CANCELLED (gemma2_session_cancel; the session is unchanged).
  * Since 1.0. */
 GEMMA2_API gemma2_status gemma2_session_feed(gemma2_session *session, const int32_t *tokens,
                                              size_t n);
+
+/* Drops every token after the first n (n <= the position): the session goes on from
+ * position n as if only those had been fed. Its logits are gone until the next feed
+ * (a step needs a feed first). The cache keeps every position of every layer (the
+ * sliding window is applied when attending), so what remains is exact.
+ * @return GEMMA2_OK; GEMMA2_ERR_INVALID_ARGUMENT (NULL, n past the position).
+ * Since 1.0. */
+GEMMA2_API gemma2_status gemma2_session_rewind(gemma2_session *session, uint32_t n);
+
+/* Makes the session hold exactly tokens[0..n) and their last logits, computing only
+ * what it does not hold yet: the longest common prefix of tokens and the session's
+ * tokens is kept (at most n - 1 of them, so that the last token is fed and its logits
+ * computed), the rest of the session is dropped and the rest of tokens fed. For a
+ * chat, that re-feeds only the new turn. *reused (may be NULL) gets the number of
+ * tokens kept. All ids and the room are checked first (nothing changes on those
+ * errors); if the feed is cancelled, the session holds the common prefix and no
+ * logits. @return as gemma2_session_feed. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_session_feed_prompt(gemma2_session *session, const int32_t *tokens, size_t n,
+                                                    size_t *reused);
 
 /* Extra outputs of a feed, for every fed position. NULL pointers are not written. */
 typedef struct gemma2_feed_outputs {
@@ -312,16 +373,50 @@ typedef struct gemma2_step_result {
     int32_t token;  /* the chosen token id */
     uint32_t flags; /* GEMMA2_STEP_* */
     uint32_t reserved;
+    /* The text this token completes, valid UTF-8 (special pieces such as <end_of_turn>
+     * give none; bytes of a character split across tokens come with the token that
+     * completes it), owned by the session and valid until its next call. NULL if the
+     * model has no tokenizer. Since 1.0. */
+    const char *text;
+    uint64_t text_len;
 } gemma2_step_result;
 
 /* As gemma2_model_info_init, for a step result (token -1). Since 1.0. */
 GEMMA2_API gemma2_status gemma2_step_result_init(gemma2_step_result *result, size_t size);
 
-/* Decodes one token: chooses the next token from the current logits (greedy: the
- * highest logit, lowest id on ties), feeds it, and reports it in *result.
- * @return GEMMA2_OK; GEMMA2_ERR_STATE (nothing fed yet); GEMMA2_ERR_CONTEXT_FULL
- *         (session unchanged); GEMMA2_ERR_INVALID_ARGUMENT. Since 1.0. */
+/* Decodes one token: chooses the next token from the current logits with the
+ * session's sampler (greedy by default: the highest logit, lowest id on ties), feeds
+ * it, and reports it in *result.
+ * @return GEMMA2_OK; GEMMA2_ERR_STATE (nothing fed yet, or the logit bias bans every
+ *         token); GEMMA2_ERR_CONTEXT_FULL (session unchanged); GEMMA2_ERR_CANCELLED
+ *         (session and sampler unchanged: a retry gives the same token);
+ *         GEMMA2_ERR_INVALID_ARGUMENT. Since 1.0. */
 GEMMA2_API gemma2_status gemma2_session_step(gemma2_session *session, gemma2_step_result *result);
+
+/* Asks the feed or step running on session (called from another thread) to stop: it
+ * returns GEMMA2_ERR_CANCELLED with the session as before that call. The request is
+ * checked before each layer, so it takes effect within one layer's time; one made
+ * while no call runs is dropped when the next call starts. The only function that
+ * may run concurrently with another call on the same session. NULL is a no-op.
+ * Since 1.0. */
+GEMMA2_API void gemma2_session_cancel(gemma2_session *session);
+
+/* The n most likely next tokens by the model's own distribution after the last fed
+ * position (log-softmax of its logits, before the sampler's bias, penalties and
+ * temperature), most likely first, ties by lower id: ids[i] and logprobs[i] (natural
+ * log) for i < *n_out = min(n, vocab_size). Either array may be NULL.
+ * @return GEMMA2_OK; GEMMA2_ERR_STATE (nothing fed); GEMMA2_ERR_INVALID_ARGUMENT;
+ *         GEMMA2_ERR_OUT_OF_MEMORY. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_session_top_logprobs(const gemma2_session *session, size_t n, int32_t *ids,
+                                                     float *logprobs, size_t *n_out);
+
+/* Replaces the session's sampler (between steps; the tokens so far are kept) and
+ * reseeds its generator from opts->seed. opts NULL = greedy.
+ * @return GEMMA2_OK; GEMMA2_ERR_INVALID_ARGUMENT (a value out of range: NaN, negative
+ *         temperature, top_p or penalties, a bias token outside the vocabulary; the
+ *         sampler is then unchanged); GEMMA2_ERR_OUT_OF_MEMORY. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_session_set_sampler(gemma2_session *session,
+                                                    const gemma2_sampler_options *opts);
 
 /* The logits of the last fed position: *logits points at vocab_size floats owned by
  * the session, valid until its next feed, step, reset or free.

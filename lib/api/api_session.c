@@ -5,14 +5,57 @@
 #include "api/check.h"
 #include "api/options.h"
 #include "infer/session.h"
-#include "tensor/ops.h"
 
 static const gemma2_session_options session_defaults = {
-    .struct_size = sizeof(gemma2_session_options), .n_threads = 0, .n_ctx = 0};
+    .struct_size = sizeof(gemma2_session_options), .n_threads = 0, .n_ctx = 0, .sampler = NULL};
+
+static const gemma2_sampler_options sampler_defaults = {.struct_size = sizeof(gemma2_sampler_options),
+                                                        .temperature = 0.0f,
+                                                        .top_k = 0,
+                                                        .top_p = 1.0f,
+                                                        .min_p = 0.0f,
+                                                        .repeat_penalty = 1.0f,
+                                                        .presence_penalty = 0.0f,
+                                                        .frequency_penalty = 0.0f,
+                                                        .penalty_last_n = 64,
+                                                        .n_logit_bias = 0,
+                                                        .seed = 0,
+                                                        .logit_bias = NULL};
 
 gemma2_status gemma2_session_options_init(gemma2_session_options *opts, size_t size) {
     g2_error_clear();
     return g2_struct_init(opts, size, &session_defaults, sizeof session_defaults, "gemma2_session_options");
+}
+
+gemma2_status gemma2_sampler_options_init(gemma2_sampler_options *opts, size_t size) {
+    g2_error_clear();
+    return g2_struct_init(opts, size, &sampler_defaults, sizeof sampler_defaults, "gemma2_sampler_options");
+}
+
+/* Builds the sampler opts ask for (NULL: greedy) and swaps it in; on failure the
+ * session keeps its sampler. */
+static gemma2_status install_sampler(gemma2_session *s, const gemma2_sampler_options *opts) {
+    gemma2_sampler_options o = sampler_defaults;
+    gemma2_status st = g2_struct_read(&o, sizeof o, opts, "gemma2_sampler_options");
+    if (st != GEMMA2_OK)
+        return st;
+    CHECK_ARG(o.n_logit_bias == 0 || o.logit_bias, "gemma2_sampler_options: logit_bias is NULL");
+    const g2_sampler_params p = {.temperature = o.temperature,
+                                 .top_k = o.top_k,
+                                 .top_p = o.top_p,
+                                 .min_p = o.min_p,
+                                 .repeat_penalty = o.repeat_penalty,
+                                 .presence_penalty = o.presence_penalty,
+                                 .frequency_penalty = o.frequency_penalty,
+                                 .penalty_last_n = o.penalty_last_n,
+                                 .seed = o.seed};
+    g2_sampler fresh;
+    st = g2_sampler_init(&fresh, &p, o.logit_bias, o.n_logit_bias, s->model->cfg.vocab_size, s->n_ctx);
+    if (st != GEMMA2_OK)
+        return st;
+    g2_sampler_free(&s->sampler);
+    s->sampler = fresh;
+    return GEMMA2_OK;
 }
 
 gemma2_status gemma2_session_new(gemma2_model *model, const gemma2_session_options *opts,
@@ -32,7 +75,26 @@ gemma2_status gemma2_session_new(gemma2_model *model, const gemma2_session_optio
     if (o.reserved != 0)
         return g2_error(GEMMA2_ERR_UNSUPPORTED, "gemma2_session_options.reserved must be 0");
     uint32_t n_ctx = o.n_ctx ? o.n_ctx : model->cfg.context_length;
-    return g2_session_create(model, g2_threads_resolve(o.n_threads), n_ctx, out);
+    gemma2_session *s;
+    if ((st = g2_session_create(model, g2_threads_resolve(o.n_threads), n_ctx, &s)) != GEMMA2_OK)
+        return st;
+    if ((st = install_sampler(s, o.sampler)) != GEMMA2_OK) {
+        g2_session_destroy(s);
+        return st;
+    }
+    *out = s;
+    return GEMMA2_OK;
+}
+
+gemma2_status gemma2_session_set_sampler(gemma2_session *session, const gemma2_sampler_options *opts) {
+    g2_error_clear();
+    CHECK_ARG(session, "gemma2_session_set_sampler: session is NULL");
+    return install_sampler(session, opts);
+}
+
+void gemma2_session_cancel(gemma2_session *session) {
+    if (session)
+        atomic_store_explicit(&session->cancel, 1, memory_order_relaxed);
 }
 
 void gemma2_session_free(gemma2_session *session) { g2_session_destroy(session); }
@@ -42,6 +104,7 @@ gemma2_status gemma2_session_reset(gemma2_session *session) {
     CHECK_ARG(session, "gemma2_session_reset: session is NULL");
     session->n_pos = 0;
     session->has_logits = 0;
+    session->stream_restart = 1;
     return GEMMA2_OK;
 }
 
@@ -83,7 +146,55 @@ gemma2_status gemma2_session_feed(gemma2_session *session, const int32_t *tokens
     gemma2_status st = check_feed(session, tokens, n);
     if (st != GEMMA2_OK)
         return st;
-    g2_forward(session, tokens, (uint32_t)n, NULL);
+    atomic_store_explicit(&session->cancel, 0, memory_order_relaxed); /* a stale request */
+    session->stream_restart = 1; /* the next step's text does not follow the last step's */
+    return g2_forward(session, tokens, (uint32_t)n, NULL) == GEMMA2_OK
+               ? GEMMA2_OK
+               : g2_error(GEMMA2_ERR_CANCELLED, "gemma2_session_feed: cancelled; the session is unchanged");
+}
+
+gemma2_status gemma2_session_rewind(gemma2_session *session, uint32_t n) {
+    g2_error_clear();
+    CHECK_ARG(session, "gemma2_session_rewind: session is NULL");
+    CHECK_ARG(n <= session->n_pos, "gemma2_session_rewind: %u is past the session's %u tokens", (unsigned)n,
+              (unsigned)session->n_pos);
+    if (n < session->n_pos) {
+        session->has_logits = 0; /* those of position n - 1 are not kept */
+        session->stream_restart = 1;
+    }
+    session->n_pos = n;
+    return GEMMA2_OK;
+}
+
+gemma2_status gemma2_session_feed_prompt(gemma2_session *session, const int32_t *tokens, size_t n,
+                                         size_t *reused) {
+    g2_error_clear();
+    if (reused)
+        *reused = 0;
+    CHECK_ARG(session, "gemma2_session_feed_prompt: session is NULL");
+    /* the checks of a feed from position 0: the whole prompt must fit */
+    const uint32_t held = session->n_pos;
+    session->n_pos = 0;
+    gemma2_status st = check_feed(session, tokens, n);
+    session->n_pos = held;
+    if (st != GEMMA2_OK)
+        return st;
+    size_t common = 0;
+    while (common < held && common < n && session->tokens[common] == tokens[common])
+        common++;
+    if (common == n && held == n && session->has_logits) {
+        if (reused) /* it holds exactly these, logits included: nothing to compute */
+            *reused = n;
+        return GEMMA2_OK;
+    }
+    const size_t keep = common < n ? common : n - 1; /* the last token is fed for its logits */
+    gemma2_session_rewind(session, (uint32_t)keep);
+    session->stream_restart = 1;
+    atomic_store_explicit(&session->cancel, 0, memory_order_relaxed); /* a stale request */
+    if (g2_forward(session, tokens + keep, (uint32_t)(n - keep), NULL) != GEMMA2_OK)
+        return g2_error(GEMMA2_ERR_CANCELLED, "gemma2_session_feed_prompt: cancelled after the common prefix");
+    if (reused)
+        *reused = keep;
     return GEMMA2_OK;
 }
 
@@ -102,8 +213,11 @@ gemma2_status gemma2_session_feed_outputs(gemma2_session *session, const int32_t
                         "outputs for %zu tokens need %zu logits and %zu hidden floats", n, n * c->vocab_size,
                         n * c->hidden_size);
     g2_forward_out fo = {.logits = o.logits, .hidden = o.hidden};
-    g2_forward(session, tokens, (uint32_t)n, &fo);
-    return GEMMA2_OK;
+    atomic_store_explicit(&session->cancel, 0, memory_order_relaxed); /* a stale request */
+    session->stream_restart = 1; /* the next step's text does not follow the last step's */
+    return g2_forward(session, tokens, (uint32_t)n, &fo) == GEMMA2_OK
+               ? GEMMA2_OK
+               : g2_error(GEMMA2_ERR_CANCELLED, "gemma2_session_feed_outputs: cancelled; the session is unchanged");
 }
 
 gemma2_status gemma2_step_result_init(gemma2_step_result *result, size_t size) {
@@ -120,17 +234,43 @@ gemma2_status gemma2_session_step(gemma2_session *session, gemma2_step_result *r
     if (session->n_pos >= session->n_ctx)
         return g2_error(GEMMA2_ERR_CONTEXT_FULL, "the session's context of %u positions is full",
                         (unsigned)session->n_ctx);
+    atomic_store_explicit(&session->cancel, 0, memory_order_relaxed); /* a stale request */
     const g2_file_config *c = &session->model->cfg;
-    int32_t token = (int32_t)g2_argmax(session->logits, c->vocab_size);
+    uint64_t rng[4]; /* put back if the step is cancelled, so a retry draws the same */
+    memcpy(rng, session->sampler.rng, sizeof rng);
+    int32_t token = g2_sampler_sample(&session->sampler, session->logits, session->tokens, session->n_pos);
+    if (token < 0)
+        return g2_error(GEMMA2_ERR_STATE, "gemma2_session_step: the logit bias bans every token");
     const gemma2_tokenizer *tok = session->model->tokenizer;
     int ends_turn = tok ? gemma2_token_is_end_of_turn(tok, token) : token == c->eos_id;
     gemma2_step_result full = {
         .struct_size = sizeof full, .token = token, .flags = ends_turn ? GEMMA2_STEP_END_OF_TURN : 0};
+    /* the caller's struct is checked before anything changes */
     gemma2_status st = g2_struct_write(result, &full, sizeof full, "gemma2_step_result");
-    if (st != GEMMA2_OK)
+    if (st != GEMMA2_OK) {
+        memcpy(session->sampler.rng, rng, sizeof rng);
         return st;
-    g2_forward(session, &token, 1, NULL);
-    return GEMMA2_OK;
+    }
+    if (g2_forward(session, &token, 1, NULL) != GEMMA2_OK) {
+        memcpy(session->sampler.rng, rng, sizeof rng);
+        return g2_error(GEMMA2_ERR_CANCELLED, "gemma2_session_step: cancelled; the session is unchanged");
+    }
+    if (session->stream) {
+        size_t len = 0;
+        if (session->stream_restart) { /* drop a character left unfinished before */
+            gemma2_text_stream_flush(session->stream, session->piece, session->piece_cap, &len);
+            session->stream_restart = 0;
+            len = 0;
+        }
+        /* ids past the tokenizer's pieces (a larger model vocabulary) have no text */
+        if (gemma2_text_stream_push(session->stream, token, session->piece, session->piece_cap, &len) != GEMMA2_OK)
+            len = 0;
+        g2_error_clear();
+        session->piece[len] = '\0';
+        full.text = session->piece;
+        full.text_len = len;
+    }
+    return g2_struct_write(result, &full, sizeof full, "gemma2_step_result");
 }
 
 gemma2_status gemma2_session_logits(const gemma2_session *session, const float **logits, size_t *n_vocab) {

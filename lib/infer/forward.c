@@ -230,8 +230,10 @@ static void output_rows(gemma2_session *s, uint32_t first, uint32_t n, float *lo
     }
 }
 
-static void forward_chunk(gemma2_session *s, const int32_t *tokens, uint32_t n, float *logits, float *hidden,
-                          int last_chunk) {
+/* Returns 0, or 1 if cancelled (before a layer; n_pos, the logits and the history
+ * are then untouched, so the caller can roll the whole call back). */
+static int forward_chunk(gemma2_session *s, const int32_t *tokens, uint32_t n, float *logits, float *hidden,
+                         int last_chunk) {
     const gemma2_model *m = s->model;
     const g2_file_config *c = &m->cfg;
     const uint32_t half = c->head_dim / 2;
@@ -240,6 +242,8 @@ static void forward_chunk(gemma2_session *s, const int32_t *tokens, uint32_t n, 
         g2_rope_angles(s->rope_cos + (size_t)t * half, s->rope_sin + (size_t)t * half, c->head_dim,
                        s->n_pos + t, c->rope_theta);
     for (uint32_t l = 0; l < c->n_layers; l++) {
+        if (g2_session_take_cancel(s))
+            return 1;
         attention_block(s, &m->layers[l], l, n);
         ffw_block(s, &m->layers[l], n);
     }
@@ -251,17 +255,25 @@ static void forward_chunk(gemma2_session *s, const int32_t *tokens, uint32_t n, 
         else
             output_rows(s, n - 1, 1, s->logits, NULL);
     }
+    memcpy(s->tokens + s->n_pos, tokens, (size_t)n * sizeof *tokens);
     s->n_pos += n;
+    return 0;
 }
 
-void g2_forward(gemma2_session *s, const int32_t *tokens, uint32_t n, const g2_forward_out *out) {
+gemma2_status g2_forward(gemma2_session *s, const int32_t *tokens, uint32_t n, const g2_forward_out *out) {
     const g2_file_config *c = &s->model->cfg;
+    const uint32_t start = s->n_pos;
     for (uint32_t done = 0; done < n;) {
         uint32_t chunk = n - done < G2_PREFILL_CHUNK ? n - done : G2_PREFILL_CHUNK;
         float *logits = out && out->logits ? out->logits + (size_t)done * c->vocab_size : NULL;
         float *hidden = out && out->hidden ? out->hidden + (size_t)done * c->hidden_size : NULL;
-        forward_chunk(s, tokens + done, chunk, logits, hidden, done + chunk == n);
+        if (forward_chunk(s, tokens + done, chunk, logits, hidden, done + chunk == n)) {
+            /* all or nothing: the cache past start is ignored once n_pos is back */
+            s->n_pos = start;
+            return GEMMA2_ERR_CANCELLED;
+        }
         done += chunk;
     }
     s->has_logits = 1;
+    return GEMMA2_OK;
 }

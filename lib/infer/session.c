@@ -63,6 +63,14 @@ gemma2_status g2_session_create(gemma2_model *model, int n_threads, uint32_t n_c
     s->scores = alloc_floats(scores, &failed);
     s->row_scratch = alloc_floats(T * s->row_stride, &failed);
     s->logits = alloc_floats(c->vocab_size, &failed);
+    s->tokens = calloc(n_ctx, sizeof *s->tokens);
+    failed |= !s->tokens;
+    if (model->tokenizer) {
+        failed |= gemma2_text_stream_new(model->tokenizer, GEMMA2_DETOKENIZE_SKIP_SPECIAL, &s->stream) != GEMMA2_OK;
+        s->piece_cap = s->stream ? gemma2_text_stream_max_bytes(s->stream) + 4 : 0;
+        s->piece = s->stream ? malloc(s->piece_cap) : NULL;
+        failed |= !s->piece;
+    }
     s->act_nb_max = g2_q_blocks((uint32_t)s->row_stride);
     const size_t act_blocks = C * s->act_nb_max;
     s->act.qs = malloc(act_blocks * G2_QK);
@@ -81,6 +89,11 @@ gemma2_status g2_session_create(gemma2_model *model, int n_threads, uint32_t n_c
     return GEMMA2_OK;
 }
 
+int g2_session_take_cancel(gemma2_session *s) {
+    return atomic_load_explicit(&s->cancel, memory_order_relaxed) &&
+           atomic_exchange_explicit(&s->cancel, 0, memory_order_relaxed);
+}
+
 void g2_session_destroy(gemma2_session *s) {
     if (!s)
         return;
@@ -90,6 +103,10 @@ void g2_session_destroy(gemma2_session *s) {
                      s->rope_sin, s->scores,  s->row_scratch, s->logits};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
+    free(s->tokens);
+    g2_sampler_free(&s->sampler);
+    gemma2_text_stream_free(s->stream);
+    free(s->piece);
     free(s->act.qs);
     free(s->act.ql);
     free(s->act.d);

@@ -4,6 +4,9 @@
 #ifndef G2_INFER_SESSION_H
 #define G2_INFER_SESSION_H
 
+#include <stdatomic.h>
+
+#include "infer/sampler.h"
 #include "model/model.h"
 #include "runtime/pool.h"
 
@@ -18,6 +21,15 @@ struct gemma2_session {
     uint32_t n_ctx; /* KV cache capacity in positions */
     uint32_t n_pos; /* tokens in the cache */
     int has_logits;
+    int32_t *tokens;    /* [n_ctx] the ids in the cache, in order (the penalties' history) */
+    g2_sampler sampler; /* chooses the token of a step */
+    atomic_int cancel;  /* set by gemma2_session_cancel; the next check consumes it */
+    /* the text of the steps (NULL without a tokenizer): restarted by anything but a
+     * step, since the tokens then no longer follow on from the last step's */
+    gemma2_text_stream *stream;
+    char *piece; /* [piece_cap] the last step's text */
+    size_t piece_cap;
+    int stream_restart;
     size_t kv_dim;            /* n_kv_heads * head_dim */
     float *k_cache, *v_cache; /* [n_layers][kv_heads][n_ctx * head_dim], keys rotated and
                                  transposed in blocks of 16 positions (g2_key_index) */
@@ -48,7 +60,12 @@ gemma2_status g2_session_create(gemma2_model *model, int n_threads, uint32_t n_c
 void g2_session_destroy(gemma2_session *s);
 
 /* Runs tokens (already validated, n_pos + n <= n_ctx) through the model, appends
- * them to the KV cache, and leaves the last position's logits in s->logits. */
-void g2_forward(gemma2_session *s, const int32_t *tokens, uint32_t n, const g2_forward_out *out);
+ * them to the KV cache, and leaves the last position's logits in s->logits.
+ * Returns GEMMA2_ERR_CANCELLED if a cancel request was seen (checked before each
+ * layer): the session is then as before the call (position, logits, history). */
+gemma2_status g2_forward(gemma2_session *s, const int32_t *tokens, uint32_t n, const g2_forward_out *out);
+
+/* Consumes a pending cancel request: 1 if there was one. */
+int g2_session_take_cancel(gemma2_session *s);
 
 #endif

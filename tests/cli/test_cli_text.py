@@ -343,6 +343,77 @@ class TestGenerateText(TextTest):
         r = self.run_cmd('-p', 'Hi', '-n', 0)
         self.assertEqual(r.stdout, b'\n')
 
+    def test_step_text(self):
+        # the library's text of each step (gemma2_step_result.text) is the detokenized
+        # text of the generated ids, special pieces left out
+        for prompt in (self.template('Hello'), [BOS] + self.plain('Once upon a time')):
+            gen = self.generate(prompt, 20)
+            r = self.g2_in('generate', self.model_file, '--tokens', ids_text(prompt), '-n', 20, '--stop-at-eos',
+                           '--text', '-t', clitest.THREADS, stdin=b'', code=0)
+            self.assertEqual(r.stdout, self.text_of(gen) + b'\n')
+        m = self.model('tiny-a', '--dtype', 'bf16')
+        self.fails('generate', m, '--tokens', '2,3', '--text', patterns=[r'no tokenizer'])
+
+    def test_run_sampling_flags(self):
+        # a seed repeats; another seed (almost surely) differs; --temp 0 is greedy
+        args = ('-p', 'Hello', '-n', 12, '--temp', '1.5', '--top-k', '50', '--top-p', '0.98', '--min-p', '0.01',
+                '--repeat-penalty', '1.1', '--repeat-last-n', '32')
+        a = self.run_cmd(*args, '--seed', 11, '--show-ids')
+        b = self.run_cmd(*args, '--seed', 11, '--show-ids')
+        c = self.run_cmd(*args, '--seed', 12, '--show-ids')
+        self.assertEqual(a.stdout, b.stdout)
+        ids_a, ids_c = shown_ids(a.err, 'run')[1], shown_ids(c.err, 'run')[1]
+        self.assertNotEqual(ids_a, ids_c, 'seeds 11 and 12 gave the same 12 tokens')
+        greedy = self.generate(self.template('Hello'), 12)
+        self.assertNotEqual(ids_a, [greedy], 'sampling at temperature 1.5 gave the greedy tokens')
+        r = self.run_cmd('-p', 'Hello', '-n', 12, '--temp', '0', '--seed', 5, '--show-ids')
+        self.assertEqual(shown_ids(r.err, 'run')[1], [greedy])
+        # generate takes the same flags, and --greedy overrides --temp
+        g = self.g2('generate', self.model_file, '--tokens', ids_text(self.template('Hello')), '-n', 12,
+                    '--temp', '1.5', '--top-k', '50', '--top-p', '0.98', '--min-p', '0.01', '--repeat-penalty',
+                    '1.1', '--repeat-last-n', '32', '--seed', 11, '--stop-at-eos', '-t', clitest.THREADS, code=0)
+        self.assertEqual([parse_ids(g.out)], ids_a)
+        g = self.g2('generate', self.model_file, '--tokens', ids_text(self.template('Hello')), '-n', 12,
+                    '--temp', '1.5', '--greedy', '--stop-at-eos', code=0)
+        self.assertEqual(parse_ids(g.out), greedy)
+        for bad in (('--temp', '-1'), ('--temp', 'x'), ('--top-p', '1.5'), ('--top-k', '-2'), ('--min-p', '2'),
+                    ('--repeat-penalty', '0'), ('--seed', '-3'), ('--seed',), ('--stop', ''), ('--stop',)):
+            with self.subTest(bad=bad):
+                self.usage_error('run', self.model_file, '-p', 'x', *bad)
+        self.usage_error('generate', self.model_file, '--tokens', '2', '--stop', 'x')
+
+    def test_run_stop_strings(self):
+        # greedy output, then stop strings cut from it: the output is what came before
+        # the first occurrence, whether or not the stop text spans tokens
+        for prompt in ('Once upon a time', 'The', 'Hello'):
+            args = ('--raw', '-p', prompt, '-n', 40)
+            full = self.run_cmd(*args).stdout[:-1]
+            text = full.decode('utf-8')
+            if len(text) > 12:
+                break
+        self.assertGreater(len(text), 12, 'the greedy texts are too short to cut stop strings from')
+        for start, length in ((1, 3), (4, 5), (9, 2), (len(text) - 3, 3)):
+            stop = text[start:start + length]
+            if not stop.strip():
+                continue
+            with self.subTest(stop=stop):
+                r = self.run_cmd(*args, '--stop', stop)
+                self.assertEqual(r.stdout, text[:text.find(stop)].encode() + b'\n')
+        # several stops: the earliest in the text wins; one never seen changes nothing
+        r = self.run_cmd(*args, '--stop', text[6:9], '--stop', text[2:4], '--stop', 'zzzqqq')
+        self.assertEqual(r.stdout, text[:min(text.find(text[6:9]), text.find(text[2:4]))].encode() + b'\n')
+        r = self.run_cmd(*args, '--stop', 'zzzqqq')
+        self.assertEqual(r.stdout, full + b'\n')
+        # chat: a stop ends the reply, and the next turn closes it with <end_of_turn>
+        reply = self.chat(['Hello'], '-n', 24).stdout.split(b'\n')[0].decode('utf-8')
+        self.assertGreater(len(reply), 4)
+        stop = reply[2:4]
+        r = self.chat(['Hello', 'Again'], '-n', 24, '--stop', stop, '--show-ids')
+        self.assertTrue(r.stdout.startswith(reply[:reply.find(stop)].encode() + b'\n'), r.stdout)
+        fed, gen = shown_ids(r.err, 'chat')
+        self.assertEqual(len(fed), 2, 'the second turn was not fed')
+        self.assertEqual(fed[1][1][0], EOT)
+
     def test_model_without_tokenizer(self):
         m = self.model('tiny-a', '--dtype', 'bf16')
         self.fails('run', m, '-p', 'Hello', patterns=[r'no tokenizer'])

@@ -52,7 +52,8 @@ int cli_common_flag(const char *cmd, const char *usage, int argc, char **argv, i
 int cli_open_model(const char *cmd, const char *path, int threads, uint32_t flags, gemma2_model **out);
 
 /* Creates a session; prints the error on failure. */
-int cli_new_session(const char *cmd, gemma2_model *model, int threads, uint32_t n_ctx, gemma2_session **out);
+int cli_new_session(const char *cmd, gemma2_model *model, int threads, uint32_t n_ctx,
+                    const gemma2_sampler_options *sampler, gemma2_session **out);
 
 /* --ctx if given, else just enough for `needed` tokens (at most the model's context):
  * a small KV cache for short token jobs. */

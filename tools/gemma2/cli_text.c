@@ -178,9 +178,26 @@ static int write_text(FILE *out, const char *text, size_t len, cli_gen *g) {
     return 0;
 }
 
-gemma2_status cli_generate_text(gemma2_session *s, const gemma2_tokenizer *tok, long long n_max, FILE *out,
-                                int keep_ids, cli_gen *g) {
+/* Passes text through the stop matcher (if any stops) and writes what it releases;
+ * 1 when a stop string completed, 0, or -1 (g->write_errno, or out of memory with
+ * *st set). */
+static int emit(cli_stop_matcher *m, FILE *out, const char *text, size_t len, cli_gen *g, gemma2_status *st) {
+    if (!m->s || !m->s->n_stops)
+        return write_text(out, text, len, g) ? (*st = GEMMA2_ERR_IO, -1) : 0;
+    size_t release;
+    const int hit = cli_stop_push(m, text, len, &release);
+    if (hit < 0)
+        return *st = GEMMA2_ERR_OUT_OF_MEMORY, -1;
+    if (write_text(out, m->held, release, g))
+        return *st = GEMMA2_ERR_IO, -1;
+    cli_stop_consume(m, release);
+    return hit;
+}
+
+gemma2_status cli_generate_text(gemma2_session *s, const gemma2_tokenizer *tok, long long n_max,
+                                const cli_sampling *stops, FILE *out, int keep_ids, cli_gen *g) {
     memset(g, 0, sizeof *g);
+    cli_stop_matcher matcher = {.s = stops};
     g->last = -1;
     size_t n_kept = 0;
     if (keep_ids && !(g->ids = malloc(sizeof *g->ids)))
@@ -215,17 +232,24 @@ gemma2_status cli_generate_text(gemma2_session *s, const gemma2_tokenizer *tok, 
         if (r.token < 0 || (uint32_t)r.token >= vocab) {
             g->n_unknown++; /* the model's vocabulary is larger than the tokenizer's */
         } else if ((st = gemma2_text_stream_push(stream, r.token, text, max, &len)) == GEMMA2_OK &&
-                   write_text(out, text, len, g)) {
-            st = GEMMA2_ERR_IO;
+                   emit(&matcher, out, text, len, g, &st) > 0) {
+            g->stopped = 1;
+            break;
         }
+        if (st != GEMMA2_OK)
+            break;
         if (r.flags & GEMMA2_STEP_END_OF_TURN) {
             g->ended_turn = 1;
             break;
         }
     }
-    if (st == GEMMA2_OK && (st = gemma2_text_stream_flush(stream, text, max, &len)) == GEMMA2_OK &&
-        write_text(out, text, len, g))
+    if (st == GEMMA2_OK && !g->stopped && (st = gemma2_text_stream_flush(stream, text, max, &len)) == GEMMA2_OK &&
+        emit(&matcher, out, text, len, g, &st) > 0)
+        g->stopped = 1;
+    /* the end: what was held back as a possible stop string's start is text after all */
+    if (st == GEMMA2_OK && !g->stopped && matcher.len && write_text(out, matcher.held, matcher.len, g))
         st = GEMMA2_ERR_IO;
+    cli_stop_free(&matcher);
     free(text);
     gemma2_text_stream_free(stream);
     return st;

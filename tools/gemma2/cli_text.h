@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "gemma2.h"
+#include "gemma2/cli_sampling.h"
 
 /* A tokenizer and what owns it. */
 typedef struct cli_tokenizer {
@@ -57,6 +58,7 @@ typedef struct cli_gen {
     size_t n_tokens;  /* tokens generated (each also fed to the session) */
     int32_t last;     /* last generated token, -1 if none */
     int ended_turn;   /* stopped at a GEMMA2_STEP_END_OF_TURN token */
+    int stopped;      /* stopped at a --stop string (not written) */
     int context_full; /* stopped because the session's context is full */
     size_t n_unknown; /* generated ids outside the tokenizer (no text) */
     int write_errno;  /* errno of a failed write to out, else 0 */
@@ -65,13 +67,16 @@ typedef struct cli_gen {
     size_t ids_cap;
 } cli_gen;
 
-/* Decodes greedily up to n_max tokens from the session's current logits, streaming
- * their text (special pieces left out) to out, flushed per token. Stops after an
- * end-of-turn token, after n_max tokens, or when the context is full (not an error).
- * The unfinished UTF-8 of the end becomes U+FFFD. Returns GEMMA2_OK or a library
- * status; a failed write to out sets g->write_errno and returns GEMMA2_ERR_IO. */
-gemma2_status cli_generate_text(gemma2_session *s, const gemma2_tokenizer *tok, long long n_max, FILE *out,
-                                int keep_ids, cli_gen *g);
+/* Decodes up to n_max tokens from the session's current logits with its sampler,
+ * streaming their text (special pieces left out) to out, flushed per token. Stops
+ * after an end-of-turn token, after n_max tokens, when the context is full (not an
+ * error), or when the text contains one of stops->stops (stops may be NULL): the stop
+ * string and anything after it are not written; text that may be the start of one is
+ * held back until it is not. The unfinished UTF-8 of the end becomes U+FFFD. Returns
+ * GEMMA2_OK or a library status; a failed write to out sets g->write_errno and
+ * returns GEMMA2_ERR_IO. */
+gemma2_status cli_generate_text(gemma2_session *s, const gemma2_tokenizer *tok, long long n_max,
+                                const cli_sampling *stops, FILE *out, int keep_ids, cli_gen *g);
 
 /* Reports a failure of cli_generate_text; returns CLI_EXIT_ERROR. */
 int cli_generate_fail(const char *cmd, gemma2_status st, const cli_gen *g);

@@ -111,11 +111,13 @@ int cli_open_model(const char *cmd, const char *path, int threads, uint32_t flag
     return st == GEMMA2_OK ? 0 : cli_fail(cmd, st);
 }
 
-int cli_new_session(const char *cmd, gemma2_model *model, int threads, uint32_t n_ctx, gemma2_session **out) {
+int cli_new_session(const char *cmd, gemma2_model *model, int threads, uint32_t n_ctx,
+                    const gemma2_sampler_options *sampler, gemma2_session **out) {
     gemma2_session_options o;
     gemma2_session_options_init(&o, sizeof o);
     o.n_threads = threads;
     o.n_ctx = n_ctx;
+    o.sampler = sampler;
     gemma2_status st = gemma2_session_new(model, &o, out);
     return st == GEMMA2_OK ? 0 : cli_fail(cmd, st);
 }

@@ -7,21 +7,24 @@
 #include <unistd.h>
 
 #include "gemma2/cli.h"
+#include "gemma2/cli_sampling.h"
 #include "gemma2/cli_text.h"
 
 #define CHAT_DEFAULT_CTX 4096u
 
-static const char usage[] =
-    "usage: gemma2 chat MODEL [-n N] [--system TEXT] [--show-ids] [-t N] [--ctx N]\n"
-    "                  [--no-mmap]\n"
+static char usage[4096]; /* usage_head + cli_sampling_usage, built at the start */
+static const char usage_head[] =
+    "usage: gemma2 chat MODEL [-n N] [--system TEXT] [--show-ids] [sampling flags]\n"
+    "                  [-t N] [--ctx N] [--no-mmap]\n"
     "  An interactive chat with Gemma's chat template. Reads one user turn per line of\n"
     "  standard input (a \"> \" prompt on standard error when it is a terminal) and streams\n"
     "  each reply, followed by a newline, to standard output. The conversation is kept in\n"
-    "  one session: every turn adds only its own tokens. Decoding is greedy.\n"
+    "  one session: every turn adds only its own tokens. A reply ends at the end of\n"
+    "  the model's turn, after N tokens, or at a --stop text.\n"
     "  Lines: /reset forgets the conversation; /exit (or end of input) ends the chat;\n"
     "  empty lines are ignored. When the context is full the chat says so and goes on:\n"
     "  /reset starts over.\n"
-    "  -n N           at most N tokens per reply (default 512)\n"
+    "  -n N, --max-tokens N   at most N tokens per reply (default 512)\n"
     "  --system TEXT  instructions given before the first user turn (Gemma 2 has no\n"
     "                 system turn: the text goes before the user's, then a blank line)\n"
     "  --show-ids     print the ids fed and generated in each turn on standard error\n"
@@ -38,6 +41,7 @@ typedef struct chat {
     int32_t last; /* the last token of the model's previous reply, -1 if none */
     int tty;      /* standard input is a terminal */
     int show_ids; /* --show-ids */
+    const cli_sampling *samp;
     uint32_t n_ctx;
 } chat;
 
@@ -111,7 +115,7 @@ static int turn(chat *c, const char *text, size_t len) {
         return cli_fail("chat", st);
     c->fresh = 0;
     cli_gen g;
-    st = cli_generate_text(c->s, c->tok, c->n_gen, stdout, c->show_ids, &g);
+    st = cli_generate_text(c->s, c->tok, c->n_gen, c->samp, stdout, c->show_ids, &g);
     c->last = g.last;
     putchar('\n');
     if (c->show_ids)
@@ -134,8 +138,14 @@ int cmd_chat(int argc, char **argv) {
     const char *path = NULL;
     chat c = {.n_gen = 512, .fresh = 1, .last = -1};
     cli_common common = {0};
+    cli_sampling samp;
+    cli_sampling_init(&samp);
+    c.samp = &samp;
+    snprintf(usage, sizeof usage, "%s%s", usage_head, cli_sampling_usage);
     for (int i = 1; i < argc; i++) {
         int r = cli_common_flag("chat", usage, argc, argv, &i, &common);
+        if (r == 0)
+            r = cli_sampling_flag("chat", usage, argc, argv, &i, &samp);
         if (r < 0)
             return CLI_EXIT_USAGE;
         if (r > 0)
@@ -150,7 +160,7 @@ int cmd_chat(int argc, char **argv) {
             c.system = argv[++i][0] ? argv[i] : NULL;
         } else if (!strcmp(a, "--show-ids")) {
             c.show_ids = 1;
-        } else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) {
+        } else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict") || !strcmp(a, "--max-tokens")) {
             if (i + 1 >= argc || cli_parse_int(argv[i + 1], 0, 1 << 24, &c.n_gen))
                 return cli_usage_error("chat", usage, "%s needs a count", a);
             i++;
@@ -164,6 +174,7 @@ int cmd_chat(int argc, char **argv) {
     }
     if (!path)
         return cli_usage_error("chat", usage, "missing MODEL");
+    cli_sampling_finish(&samp);
 
     cli_ignore_sigpipe();
     c.tty = isatty(STDIN_FILENO);
@@ -180,7 +191,7 @@ int cmd_chat(int argc, char **argv) {
     }
     uint32_t model_ctx = gemma2_model_context_length(m);
     c.n_ctx = common.ctx ? common.ctx : model_ctx < CHAT_DEFAULT_CTX ? model_ctx : CHAT_DEFAULT_CTX;
-    if (cli_new_session("chat", m, common.threads, c.n_ctx, &c.s))
+    if (cli_new_session("chat", m, common.threads, c.n_ctx, &samp.opts, &c.s))
         goto done;
     rc = 0;
     for (;;) {

@@ -51,7 +51,7 @@ int cmd_logits(int argc, char **argv) {
     float *logits = NULL;
     FILE *f = NULL;
     if (cli_open_model("logits", path, common.threads, common.open_flags, &m) ||
-        cli_new_session("logits", m, common.threads, cli_default_ctx(m, &common, n), &s))
+        cli_new_session("logits", m, common.threads, cli_default_ctx(m, &common, n), NULL, &s))
         goto done;
     size_t vocab = gemma2_model_vocab_size(m);
     if (n > SIZE_MAX / sizeof(float) / vocab || !(logits = malloc(n * vocab * sizeof(float)))) {

@@ -9,17 +9,18 @@
 #include "gemma2/cli.h"
 #include "gemma2/cli_text.h"
 
-static const char usage[] =
-    "usage: gemma2 run MODEL -p PROMPT [-n N] [--raw] [--show-ids] [-t N] [--ctx N]\n"
-    "                 [--no-mmap]\n"
+static char usage[4096]; /* usage_head + cli_sampling_usage, built at the start */
+static const char usage_head[] =
+    "usage: gemma2 run MODEL -p PROMPT [-n N] [--raw] [--show-ids] [sampling flags]\n"
+    "                 [-t N] [--ctx N] [--no-mmap]\n"
     "  Generates a reply to PROMPT and streams its text to standard output as it comes,\n"
     "  ending with a newline. The prompt is one user turn of Gemma's chat template\n"
     "  (<bos><start_of_turn>user\\nPROMPT<end_of_turn>\\n<start_of_turn>model\\n, markers\n"
-    "  inserted as tokens, PROMPT encoded as plain text). Decoding is greedy; it stops at\n"
-    "  the end of the model's turn (<end_of_turn> or <eos>), after N tokens, or when the\n"
-    "  context is full (a note on standard error).\n"
+    "  inserted as tokens, PROMPT encoded as plain text). It stops at the end of the\n"
+    "  model's turn (<end_of_turn> or <eos>), after N tokens, at a --stop text, or when\n"
+    "  the context is full (a note on standard error).\n"
     "  -p PROMPT  the prompt; '-' reads it from standard input (raw bytes)\n"
-    "  -n N       generate at most N tokens (default 256)\n"
+    "  -n N, --max-tokens N   generate at most N tokens (default 256)\n"
     "  --raw      no chat template: continue <bos> + PROMPT (encoded as plain text)\n"
     "  --show-ids print the ids fed and generated on standard error\n"
     "  -t N       compute threads (default: all CPUs)\n"
@@ -59,8 +60,13 @@ int cmd_run(int argc, char **argv) {
     long long n_gen = 256;
     int raw = 0, show_ids = 0;
     cli_common common = {0};
+    cli_sampling samp;
+    cli_sampling_init(&samp);
+    snprintf(usage, sizeof usage, "%s%s", usage_head, cli_sampling_usage);
     for (int i = 1; i < argc; i++) {
         int r = cli_common_flag("run", usage, argc, argv, &i, &common);
+        if (r == 0)
+            r = cli_sampling_flag("run", usage, argc, argv, &i, &samp);
         if (r < 0)
             return CLI_EXIT_USAGE;
         if (r > 0)
@@ -73,7 +79,7 @@ int cmd_run(int argc, char **argv) {
             if (i + 1 >= argc)
                 return cli_usage_error("run", usage, "%s needs a value", a);
             prompt = argv[++i];
-        } else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) {
+        } else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict") || !strcmp(a, "--max-tokens")) {
             if (i + 1 >= argc || cli_parse_int(argv[i + 1], 0, 1 << 24, &n_gen))
                 return cli_usage_error("run", usage, "%s needs a count", a);
             i++;
@@ -91,6 +97,7 @@ int cmd_run(int argc, char **argv) {
     }
     if (!path || !prompt)
         return cli_usage_error("run", usage, "MODEL and -p PROMPT are required");
+    cli_sampling_finish(&samp);
 
     cli_ignore_sigpipe();
     int rc = CLI_EXIT_ERROR;
@@ -116,7 +123,8 @@ int cmd_run(int argc, char **argv) {
         goto done;
     }
     if (prompt_ids(m, tok, prompt, len, raw, &ids, &n) ||
-        cli_new_session("run", m, common.threads, cli_default_ctx(m, &common, n + (size_t)n_gen), &s))
+        cli_new_session("run", m, common.threads, cli_default_ctx(m, &common, n + (size_t)n_gen), &samp.opts,
+                        &s))
         goto done;
     if (show_ids)
         cli_show_fed("run", s, ids, n);
@@ -125,7 +133,7 @@ int cmd_run(int argc, char **argv) {
         goto done;
     }
     cli_gen g;
-    st = cli_generate_text(s, tok, n_gen, stdout, show_ids, &g);
+    st = cli_generate_text(s, tok, n_gen, &samp, stdout, show_ids, &g);
     putchar('\n');
     if (show_ids)
         cli_show_generated("run", &g);
