@@ -326,6 +326,12 @@ GEMMA2_API gemma2_status gemma2_session_position(const gemma2_session *session, 
 GEMMA2_API gemma2_status gemma2_session_feed(gemma2_session *session, const int32_t *tokens,
                                              size_t n);
 
+/* Copies the session's first min(cap, position) tokens to ids and their count to *n;
+ * with ids NULL and cap 0, *n is the position (how many there are).
+ * @return GEMMA2_OK; GEMMA2_ERR_INVALID_ARGUMENT. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_session_tokens(const gemma2_session *session, int32_t *ids, size_t cap,
+                                               size_t *n);
+
 /* Drops every token after the first n (n <= the position): the session goes on from
  * position n as if only those had been fed. Its logits are gone until the next feed
  * (a step needs a feed first). The cache keeps every position of every layer (the
@@ -417,6 +423,36 @@ GEMMA2_API gemma2_status gemma2_session_top_logprobs(const gemma2_session *sessi
  *         sampler is then unchanged); GEMMA2_ERR_OUT_OF_MEMORY. Since 1.0. */
 GEMMA2_API gemma2_status gemma2_session_set_sampler(gemma2_session *session,
                                                     const gemma2_sampler_options *opts);
+
+/* ---- session state ----------------------------------------------------------------
+ * A session's state: its tokens, the KV cache of those positions, its last logits and
+ * its sampler with the generator's state, zstd-compressed, BLAKE2b-checksummed and
+ * bound to the model's digest (docs/format.md, "Session state"). A state loaded into
+ * a session of the same model continues with exactly the tokens the saved one would
+ * have produced; the loading session may have another context length (as long as it
+ * holds the tokens) and thread count. */
+
+/* Serializes the session into a malloc'd buffer: *out, *size bytes; free it with
+ * gemma2_state_free. @return GEMMA2_OK; GEMMA2_ERR_INVALID_ARGUMENT;
+ * GEMMA2_ERR_OUT_OF_MEMORY. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_session_save(const gemma2_session *session, void **out, size_t *size);
+
+/* Replaces the session's tokens, cache, logits and sampler by a saved state's. Every
+ * check comes first; on any failure the session is unchanged.
+ * @return GEMMA2_OK; GEMMA2_ERR_FORMAT (not a state, truncated, inconsistent);
+ *         GEMMA2_ERR_VERSION; GEMMA2_ERR_CHECKSUM (damaged);
+ *         GEMMA2_ERR_INVALID_ARGUMENT (NULL, or saved from another model);
+ *         GEMMA2_ERR_CONTEXT_FULL (more tokens than the session's context);
+ *         GEMMA2_ERR_OUT_OF_MEMORY. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_session_load(gemma2_session *session, const void *data, size_t size);
+
+/* Frees a buffer from gemma2_session_save. NULL is a no-op. Since 1.0. */
+GEMMA2_API void gemma2_state_free(void *state);
+
+/* The same with a file (written to PATH.tmp, then renamed over path).
+ * @return as above, and GEMMA2_ERR_IO. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_session_save_file(const gemma2_session *session, const char *path);
+GEMMA2_API gemma2_status gemma2_session_load_file(gemma2_session *session, const char *path);
 
 /* The logits of the last fed position: *logits points at vocab_size floats owned by
  * the session, valid until its next feed, step, reset or free.

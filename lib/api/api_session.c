@@ -153,6 +153,18 @@ gemma2_status gemma2_session_feed(gemma2_session *session, const int32_t *tokens
                : g2_error(GEMMA2_ERR_CANCELLED, "gemma2_session_feed: cancelled; the session is unchanged");
 }
 
+gemma2_status gemma2_session_tokens(const gemma2_session *session, int32_t *ids, size_t cap, size_t *n) {
+    g2_error_clear();
+    CHECK_ARG(n, "gemma2_session_tokens: n is NULL");
+    *n = 0;
+    CHECK_ARG(session && (ids || cap == 0), "gemma2_session_tokens: NULL argument");
+    const size_t count = cap < session->n_pos ? cap : session->n_pos;
+    if (count)
+        memcpy(ids, session->tokens, count * sizeof *ids);
+    *n = ids ? count : session->n_pos;
+    return GEMMA2_OK;
+}
+
 gemma2_status gemma2_session_rewind(gemma2_session *session, uint32_t n) {
     g2_error_clear();
     CHECK_ARG(session, "gemma2_session_rewind: session is NULL");

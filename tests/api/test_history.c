@@ -58,6 +58,17 @@ int main(int argc, char **argv) {
     /* rewind: back to n, then the same tokens again give the same logits */
     gemma2_session *s = new_session();
     CHECK_STATUS(gemma2_session_feed(s, a, 150), GEMMA2_OK);
+    /* the tokens it holds */
+    size_t count = 0;
+    int32_t held[200];
+    CHECK_STATUS(gemma2_session_tokens(s, NULL, 0, &count), GEMMA2_OK);
+    CHECK(count == 150, "%zu tokens held", count);
+    CHECK_STATUS(gemma2_session_tokens(s, held, 200, &count), GEMMA2_OK);
+    CHECK(count == 150 && !memcmp(held, a, 150 * sizeof *a), "the tokens held differ");
+    CHECK_STATUS(gemma2_session_tokens(s, held, 10, &count), GEMMA2_OK);
+    CHECK(count == 10, "cap 10 gave %zu", count);
+    CHECK_STATUS(gemma2_session_tokens(s, NULL, 5, &count), GEMMA2_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(gemma2_session_tokens(NULL, held, 5, &count), GEMMA2_ERR_INVALID_ARGUMENT);
     CHECK_STATUS(gemma2_session_rewind(s, 151), GEMMA2_ERR_INVALID_ARGUMENT);
     CHECK_STATUS(gemma2_session_rewind(NULL, 0), GEMMA2_ERR_INVALID_ARGUMENT);
     CHECK_STATUS(gemma2_session_rewind(s, 150), GEMMA2_OK); /* no change: logits kept */

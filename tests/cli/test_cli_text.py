@@ -426,6 +426,24 @@ class TestGenerateText(TextTest):
         stdin = ''.join(line + '\n' for line in lines).encode()
         return self.g2_in('chat', self.model_file, '-t', clitest.THREADS, *args, stdin=stdin, code=code)
 
+    def test_chat_save_and_load(self):
+        # /load goes on exactly where /save was: the next turn's ids and reply are the same
+        path = tmp_path('chat-state', 'conv.g2state')
+        a = self.chat(['Hello', '/save ' + path, 'Again', 'More'], '-n', 8, '--show-ids',
+                      '--temp', '1.2', '--seed', 4)
+        b = self.chat(['/load ' + path, 'Again', 'More'], '-n', 8, '--show-ids', '--temp', '0.5', '--seed', 99)
+        fed_a, gen_a = shown_ids(a.err, 'chat')
+        fed_b, gen_b = shown_ids(b.err, 'chat')
+        self.assertEqual(fed_b, fed_a[1:], 'the turns after /load were fed differently')
+        self.assertEqual(gen_b, gen_a[1:], 'the replies after /load differ (the sampler is part of the state)')
+        self.assertTrue(a.stdout.endswith(b.stdout), 'the text after /load differs')
+        # errors are reported and the chat goes on
+        r = self.chat(['/load ' + tmp_path('chat-state', 'missing.g2state'), 'Hi'], '-n', 4)
+        self.assertRegex(r.err, r'/load failed: cannot open')
+        self.assertTrue(r.stdout.endswith(b'\n') and len(r.stdout) > 1)
+        r = self.chat(['/save ' + path + '/x'], '-n', 4)  # under a file: cannot be made
+        self.assertRegex(r.err, r'/save failed')
+
     def test_chat_history_in_one_session(self):
         r = self.chat(['Hello', 'How are you?', '/reset', 'Bye'], '-n', 8, '--show-ids')
         r.stdout.decode('utf-8')

@@ -21,9 +21,10 @@ static const char usage_head[] =
     "  each reply, followed by a newline, to standard output. The conversation is kept in\n"
     "  one session: every turn adds only its own tokens. A reply ends at the end of\n"
     "  the model's turn, after N tokens, or at a --stop text.\n"
-    "  Lines: /reset forgets the conversation; /exit (or end of input) ends the chat;\n"
-    "  empty lines are ignored. When the context is full the chat says so and goes on:\n"
-    "  /reset starts over.\n"
+    "  Lines: /reset forgets the conversation; /save FILE writes it (the session's\n"
+    "  state: tokens, cache, sampler) and /load FILE goes back to one saved from the\n"
+    "  same model; /exit (or end of input) ends the chat; empty lines are ignored.\n"
+    "  When the context is full the chat says so and goes on: /reset starts over.\n"
     "  -n N, --max-tokens N   at most N tokens per reply (default 512)\n"
     "  --system TEXT  instructions given before the first user turn (Gemma 2 has no\n"
     "                 system turn: the text goes before the user's, then a blank line)\n"
@@ -134,6 +135,36 @@ static int turn(chat *c, const char *text, size_t len) {
     return 0;
 }
 
+/* /save FILE, /load FILE: 1 if line was one (done, or its error reported and the
+ * chat going on), 0 if not. */
+static int state_command(chat *c, const char *line) {
+    const int save = !strncmp(line, "/save ", 6), load = !strncmp(line, "/load ", 6);
+    if (!save && !load)
+        return 0;
+    const char *path = line + 6;
+    gemma2_status st = save ? gemma2_session_save_file(c->s, path) : gemma2_session_load_file(c->s, path);
+    if (st != GEMMA2_OK) {
+        fprintf(stderr, "gemma2 chat: %s failed: %s\n", save ? "/save" : "/load", gemma2_last_error());
+        return 1;
+    }
+    if (load) { /* go on from the loaded conversation: its last token decides the next turn's start */
+        size_t n = 0;
+        gemma2_session_tokens(c->s, NULL, 0, &n);
+        int32_t last = -1;
+        if (n) {
+            int32_t *all = malloc(n * sizeof *all);
+            if (all && gemma2_session_tokens(c->s, all, n, &n) == GEMMA2_OK)
+                last = all[n - 1];
+            free(all);
+        }
+        c->fresh = n == 0;
+        c->last = last;
+    }
+    if (c->tty)
+        fprintf(stderr, "(%s %s)\n", save ? "saved to" : "loaded", path);
+    return 1;
+}
+
 int cmd_chat(int argc, char **argv) {
     const char *path = NULL;
     chat c = {.n_gen = 512, .fresh = 1, .last = -1};
@@ -220,6 +251,8 @@ int cmd_chat(int argc, char **argv) {
                 fputs("(the conversation was reset)\n", stderr);
             continue;
         }
+        if (len == strlen(line) && state_command(&c, line))
+            continue;
         if (len && (rc = turn(&c, line, len)) != 0)
             break;
     }
