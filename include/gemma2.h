@@ -399,6 +399,56 @@ GEMMA2_API gemma2_status gemma2_step_result_init(gemma2_step_result *result, siz
  *         GEMMA2_ERR_INVALID_ARGUMENT. Since 1.0. */
 GEMMA2_API gemma2_status gemma2_session_step(gemma2_session *session, gemma2_step_result *result);
 
+/* ---- generation with a callback ------------------------------------------------------
+ * gemma2_session_generate steps until the model's turn ends, max_tokens are made, a
+ * stop string appears in the text, the callback says stop, or the context is full,
+ * passing the text on as it becomes final. */
+
+/* Called once per generated token, with the text that became final with it (len may
+ * be 0: a special piece, a character not yet whole, or text held back because it may
+ * be the start of a stop string), and once more at the end with token -1 if text was
+ * still held back (or a character was left unfinished: U+FFFD). text is valid only
+ * during the call. Return 0 to go on, anything else to stop after this token. */
+typedef int (*gemma2_text_callback)(void *user, int32_t token, const char *text, size_t len);
+
+typedef struct gemma2_generate_options {
+    uint32_t struct_size;
+    uint32_t max_tokens;     /* 0 = no limit but the context */
+    const char *const *stop; /* n_stop non-empty NUL-terminated strings, or NULL */
+    uint32_t n_stop;
+    uint32_t reserved;       /* must be 0 */
+} gemma2_generate_options;
+
+/* Why gemma2_session_generate stopped. */
+#define GEMMA2_STOP_END_OF_TURN  1 /* the token ended the model's turn (it is fed) */
+#define GEMMA2_STOP_MAX_TOKENS   2
+#define GEMMA2_STOP_STRING       3 /* a stop string: it and what follows are not passed on */
+#define GEMMA2_STOP_CALLBACK     4
+#define GEMMA2_STOP_CONTEXT_FULL 5
+#define GEMMA2_STOP_ERROR        6 /* a step failed: the status says why */
+
+typedef struct gemma2_generate_result {
+    uint32_t struct_size;
+    uint32_t stop_reason; /* GEMMA2_STOP_* */
+    uint64_t n_tokens;    /* tokens generated, each fed to the session */
+} gemma2_generate_result;
+
+/* As gemma2_model_options_init, for generate options (no limit, no stop strings) and
+ * results. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_generate_options_init(gemma2_generate_options *opts, size_t size);
+GEMMA2_API gemma2_status gemma2_generate_result_init(gemma2_generate_result *result, size_t size);
+
+/* Generates from the session's current logits with its sampler (see above); opts NULL
+ * = defaults, callback may be NULL, result may be NULL. Stop strings need a model with
+ * a tokenizer. Every token generated stays in the session, including those of a stop
+ * string. A context that fills up ends generation normally (GEMMA2_STOP_CONTEXT_FULL).
+ * @return GEMMA2_OK; GEMMA2_ERR_INVALID_ARGUMENT; GEMMA2_ERR_STATE (nothing fed
+ *         yet); a failed step's status, e.g. GEMMA2_ERR_CANCELLED (the tokens before
+ *         it stay); GEMMA2_ERR_OUT_OF_MEMORY. Since 1.0. */
+GEMMA2_API gemma2_status gemma2_session_generate(gemma2_session *session, const gemma2_generate_options *opts,
+                                                 gemma2_text_callback callback, void *user,
+                                                 gemma2_generate_result *result);
+
 /* Asks the feed or step running on session (called from another thread) to stop: it
  * returns GEMMA2_ERR_CANCELLED with the session as before that call. The request is
  * checked before each layer, so it takes effect within one layer's time; one made

@@ -178,80 +178,56 @@ static int write_text(FILE *out, const char *text, size_t len, cli_gen *g) {
     return 0;
 }
 
-/* Passes text through the stop matcher (if any stops) and writes what it releases;
- * 1 when a stop string completed, 0, or -1 (g->write_errno, or out of memory with
- * *st set). */
-static int emit(cli_stop_matcher *m, FILE *out, const char *text, size_t len, cli_gen *g, gemma2_status *st) {
-    if (!m->s || !m->s->n_stops)
-        return write_text(out, text, len, g) ? (*st = GEMMA2_ERR_IO, -1) : 0;
-    size_t release;
-    const int hit = cli_stop_push(m, text, len, &release);
-    if (hit < 0)
-        return *st = GEMMA2_ERR_OUT_OF_MEMORY, -1;
-    if (write_text(out, m->held, release, g))
-        return *st = GEMMA2_ERR_IO, -1;
-    cli_stop_consume(m, release);
-    return hit;
+/* The callback of cli_generate_text: writes the text, keeps the ids. */
+typedef struct gen_sink {
+    FILE *out;
+    cli_gen *g;
+    int keep_ids;
+    size_t n_kept;
+    uint32_t vocab; /* the tokenizer's pieces */
+} gen_sink;
+
+static int on_text(void *user, int32_t token, const char *text, size_t len) {
+    gen_sink *k = user;
+    cli_gen *g = k->g;
+    if (token >= 0) {
+        g->n_tokens++;
+        g->last = token;
+        if ((uint32_t)token >= k->vocab)
+            g->n_unknown++; /* the model's vocabulary is larger than the tokenizer's */
+        if (k->keep_ids && cli_ids_append(&g->ids, &k->n_kept, &g->ids_cap, &token, 1)) {
+            free(g->ids);
+            g->ids = NULL;
+            k->keep_ids = 0;
+        }
+    }
+    return write_text(k->out, text, len, g) != 0; /* a failed write stops generation */
 }
 
 gemma2_status cli_generate_text(gemma2_session *s, const gemma2_tokenizer *tok, long long n_max,
                                 const cli_sampling *stops, FILE *out, int keep_ids, cli_gen *g) {
     memset(g, 0, sizeof *g);
-    cli_stop_matcher matcher = {.s = stops};
     g->last = -1;
-    size_t n_kept = 0;
+    if (n_max <= 0)
+        return GEMMA2_OK;
+    gen_sink k = {.out = out, .g = g, .keep_ids = keep_ids, .vocab = gemma2_tokenizer_vocab_size(tok)};
     if (keep_ids && !(g->ids = malloc(sizeof *g->ids)))
-        keep_ids = 0;
-    gemma2_text_stream *stream = NULL;
-    gemma2_status st = gemma2_text_stream_new(tok, GEMMA2_DETOKENIZE_SKIP_SPECIAL, &stream);
-    if (st != GEMMA2_OK)
-        return st;
-    size_t max = gemma2_text_stream_max_bytes(stream), len = 0;
-    char *text = malloc(max ? max : 1);
-    if (!text)
-        st = GEMMA2_ERR_OUT_OF_MEMORY;
-    uint32_t vocab = gemma2_tokenizer_vocab_size(tok);
-    for (long long k = 0; st == GEMMA2_OK && k < n_max; k++) {
-        gemma2_step_result r;
-        gemma2_step_result_init(&r, sizeof r);
-        st = gemma2_session_step(s, &r);
-        if (st == GEMMA2_ERR_CONTEXT_FULL) {
-            g->context_full = 1;
-            st = GEMMA2_OK;
-            break;
-        }
-        if (st != GEMMA2_OK)
-            break;
-        g->n_tokens++;
-        g->last = r.token;
-        if (keep_ids && cli_ids_append(&g->ids, &n_kept, &g->ids_cap, &r.token, 1)) {
-            free(g->ids);
-            g->ids = NULL;
-            keep_ids = 0;
-        }
-        if (r.token < 0 || (uint32_t)r.token >= vocab) {
-            g->n_unknown++; /* the model's vocabulary is larger than the tokenizer's */
-        } else if ((st = gemma2_text_stream_push(stream, r.token, text, max, &len)) == GEMMA2_OK &&
-                   emit(&matcher, out, text, len, g, &st) > 0) {
-            g->stopped = 1;
-            break;
-        }
-        if (st != GEMMA2_OK)
-            break;
-        if (r.flags & GEMMA2_STEP_END_OF_TURN) {
-            g->ended_turn = 1;
-            break;
-        }
+        k.keep_ids = 0;
+    gemma2_generate_options o;
+    gemma2_generate_options_init(&o, sizeof o);
+    o.max_tokens = n_max > UINT32_MAX ? UINT32_MAX : (uint32_t)n_max;
+    if (stops) {
+        o.stop = stops->stops;
+        o.n_stop = (uint32_t)stops->n_stops;
     }
-    if (st == GEMMA2_OK && !g->stopped && (st = gemma2_text_stream_flush(stream, text, max, &len)) == GEMMA2_OK &&
-        emit(&matcher, out, text, len, g, &st) > 0)
-        g->stopped = 1;
-    /* the end: what was held back as a possible stop string's start is text after all */
-    if (st == GEMMA2_OK && !g->stopped && matcher.len && write_text(out, matcher.held, matcher.len, g))
+    gemma2_generate_result r;
+    gemma2_generate_result_init(&r, sizeof r);
+    gemma2_status st = gemma2_session_generate(s, &o, on_text, &k, &r);
+    g->ended_turn = r.stop_reason == GEMMA2_STOP_END_OF_TURN;
+    g->context_full = r.stop_reason == GEMMA2_STOP_CONTEXT_FULL;
+    g->stopped = r.stop_reason == GEMMA2_STOP_STRING;
+    if (st == GEMMA2_OK && g->write_errno)
         st = GEMMA2_ERR_IO;
-    cli_stop_free(&matcher);
-    free(text);
-    gemma2_text_stream_free(stream);
     return st;
 }
 
