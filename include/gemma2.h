@@ -326,6 +326,12 @@ GEMMA2_API gemma2_status gemma2_session_position(const gemma2_session *session, 
 GEMMA2_API gemma2_status gemma2_session_feed(gemma2_session *session, const int32_t *tokens,
                                              size_t n);
 
+/* Bytes the session allocated: its KV cache (float32 keys and values of n_ctx
+ * positions for every layer), scratch buffers, token history and sampler. The cache is
+ * allocated zeroed, so positions never used cost address space, not memory. 0 for
+ * NULL. Since 1.0. */
+GEMMA2_API uint64_t gemma2_session_memory_bytes(const gemma2_session *session);
+
 /* Copies the session's first min(cap, position) tokens to ids and their count to *n;
  * with ids NULL and cap 0, *n is the position (how many there are).
  * @return GEMMA2_OK; GEMMA2_ERR_INVALID_ARGUMENT. Since 1.0. */

@@ -153,6 +153,14 @@ gemma2_status gemma2_session_feed(gemma2_session *session, const int32_t *tokens
                : g2_error(GEMMA2_ERR_CANCELLED, "gemma2_session_feed: cancelled; the session is unchanged");
 }
 
+uint64_t gemma2_session_memory_bytes(const gemma2_session *session) {
+    if (!session)
+        return 0;
+    const g2_sampler *sm = &session->sampler;
+    return session->bytes + (uint64_t)sm->vocab * (sizeof *sm->work + sizeof *sm->cand) +
+           (uint64_t)sm->p.penalty_last_n * sizeof *sm->window + (uint64_t)sm->n_bias * sizeof *sm->bias;
+}
+
 gemma2_status gemma2_session_tokens(const gemma2_session *session, int32_t *ids, size_t cap, size_t *n) {
     g2_error_clear();
     CHECK_ARG(n, "gemma2_session_tokens: n is NULL");

@@ -83,6 +83,13 @@ gemma2_status g2_session_create(gemma2_model *model, int n_threads, uint32_t n_c
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory for a session of %u positions",
                         (unsigned)n_ctx);
     }
+    const size_t C_ = G2_PREFILL_CHUNK;
+    s->bytes = sizeof *s + 2 * kv * sizeof(float) +
+               (4 * C_ * c->hidden_size + 2 * C_ * qdim + 2 * C_ * s->kv_dim + 2 * C_ * c->ffn_size +
+                C_ * (c->head_dim / 2) * 2 + scores + T * s->row_stride + c->vocab_size) *
+                   sizeof(float) +
+               act_blocks * (2 * G2_QK + sizeof *s->act.d + sizeof *s->act.sum) + (size_t)n_ctx * sizeof(int32_t) +
+               s->piece_cap;
     atomic_fetch_add(&model->refs, 1);
     s->model = model;
     *out = s;

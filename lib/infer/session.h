@@ -18,6 +18,7 @@
 struct gemma2_session {
     gemma2_model *model; /* holds a reference */
     g2_pool *pool;
+    uint64_t bytes; /* allocated for the session: cache, scratch, sampler */
     uint32_t n_ctx; /* KV cache capacity in positions */
     uint32_t n_pos; /* tokens in the cache */
     int has_logits;

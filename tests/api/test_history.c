@@ -119,6 +119,23 @@ int main(int argc, char **argv) {
     CHECK(same_as_fresh(s, mixed, 75), "a refused feed_prompt changed the session");
     CHECK_STATUS(gemma2_session_feed_prompt(s, mixed, 75, NULL), GEMMA2_OK);
 
+    /* its memory: at least the KV cache, and that grows with the context */
+    gemma2_model_info mi;
+    gemma2_model_info_init(&mi, sizeof mi);
+    gemma2_model_get_info(g_model, &mi);
+    const uint64_t kv = 2ull * mi.n_layers * N_CTX * mi.n_kv_heads * mi.head_dim * sizeof(float);
+    const uint64_t bytes = gemma2_session_memory_bytes(s);
+    CHECK(bytes > kv && bytes < kv + (64u << 20), "%llu bytes for a KV cache of %llu", (unsigned long long)bytes,
+          (unsigned long long)kv);
+    gemma2_session_options o;
+    gemma2_session_options_init(&o, sizeof o);
+    o.n_ctx = 2 * N_CTX;
+    gemma2_session *big = NULL;
+    CHECK_STATUS(gemma2_session_new(g_model, &o, &big), GEMMA2_OK);
+    CHECK(gemma2_session_memory_bytes(big) >= bytes + kv, "double the context: %llu bytes",
+          (unsigned long long)gemma2_session_memory_bytes(big));
+    CHECK(gemma2_session_memory_bytes(NULL) == 0, "NULL session");
+    gemma2_session_free(big);
     gemma2_session_free(s);
     gemma2_model_close(g_model);
     return tu_finish("test_history");
