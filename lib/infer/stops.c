@@ -55,6 +55,8 @@ int g2_stops_push(g2_stops *m, const char *text, size_t len, size_t *release) {
 }
 
 void g2_stops_consume(g2_stops *m, size_t n) {
+    if (n == 0)
+        return; /* held may still be NULL */
     memmove(m->held, m->held + n, m->len - n);
     m->len -= n;
 }
