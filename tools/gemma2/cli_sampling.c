@@ -49,7 +49,7 @@ int cli_sampling_flag(const char *cmd, const char *usage, int argc, char **argv,
         size_t offset;
     } floats[] = {
         {"--temp", 0, 1e6, offsetof(gemma2_sampler_options, temperature)},
-        {"--top-p", 0, 1, offsetof(gemma2_sampler_options, top_p)},
+        {"--top-p", 1e-6, 1, offsetof(gemma2_sampler_options, top_p)},
         {"--min-p", 0, 1, offsetof(gemma2_sampler_options, min_p)},
         {"--repeat-penalty", 1e-6, 1e6, offsetof(gemma2_sampler_options, repeat_penalty)},
         {"--presence-penalty", -1e6, 1e6, offsetof(gemma2_sampler_options, presence_penalty)},
