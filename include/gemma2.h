@@ -327,7 +327,8 @@ GEMMA2_API gemma2_status gemma2_session_feed(gemma2_session *session, const int3
                                              size_t n);
 
 /* Bytes the session allocated: its KV cache (float32 keys and values of n_ctx
- * positions for every layer), scratch buffers, token history and sampler. The cache is
+ * positions for every global layer, of a ring of window + 63 positions rounded up to
+ * 16 for every sliding-window layer), scratch buffers, token history and sampler. The cache is
  * allocated zeroed, so positions never used cost address space, not memory. 0 for
  * NULL. Since 1.0. */
 GEMMA2_API uint64_t gemma2_session_memory_bytes(const gemma2_session *session);
@@ -340,8 +341,9 @@ GEMMA2_API gemma2_status gemma2_session_tokens(const gemma2_session *session, in
 
 /* Drops every token after the first n (n <= the position): the session goes on from
  * position n as if only those had been fed. Its logits are gone until the next feed
- * (a step needs a feed first). The cache keeps every position of every layer (the
- * sliding window is applied when attending), so what remains is exact.
+ * (a step needs a feed first). Exact: sliding-window layers keep a ring of the last
+ * window + 63 positions, and if the window behind n was overwritten, the next feed
+ * first recomputes the positions before n from the tokens (the same bits).
  * @return GEMMA2_OK; GEMMA2_ERR_INVALID_ARGUMENT (NULL, n past the position).
  * Since 1.0. */
 GEMMA2_API gemma2_status gemma2_session_rewind(gemma2_session *session, uint32_t n);

@@ -103,6 +103,7 @@ gemma2_status gemma2_session_reset(gemma2_session *session) {
     g2_error_clear();
     CHECK_ARG(session, "gemma2_session_reset: session is NULL");
     session->n_pos = 0;
+    session->local_from = 0;
     session->has_logits = 0;
     session->stream_restart = 1;
     return GEMMA2_OK;

@@ -3,8 +3,9 @@
  * KV cache of those positions, the last logits and the sampler with its generator,
  * as one zstd frame behind a header that binds it to the model's digest and a
  * BLAKE2b-256 digest of everything before it. The cache goes out position by
- * position per layer and KV head, so a state loads into a session of any context
- * length that holds its tokens. */
+ * position per layer and KV head (sliding-window layers: only the window behind the
+ * last position), so a state loads into a session of any context length that holds
+ * its tokens. */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,8 @@ typedef struct state_header {
     uint8_t model_digest[32];
     uint32_t n_pos, vocab, n_layers, kv_dim;
     uint32_t has_logits, n_bias;
+    uint32_t local_from; /* sliding-window layers: positions [local_from, n_pos) follow */
+    uint32_t window;
     uint64_t payload_size; /* uncompressed */
     uint64_t stored_size;  /* the zstd frame after the header */
 } state_header;
@@ -42,11 +45,27 @@ typedef struct sampler_record {
     uint64_t rng[4];
 } sampler_record;
 
-_Static_assert(sizeof(state_header) == 88 && sizeof(sampler_record) == 72, "no padding: the layout is the file's");
+_Static_assert(sizeof(state_header) == 96 && sizeof(sampler_record) == 72, "no padding: the layout is the file's");
 
-static uint64_t payload_bytes(const gemma2_session *s, uint32_t n_pos, uint32_t has_logits, uint32_t n_bias) {
+static int is_local(const gemma2_session *s, uint32_t l) {
+    return s->model->layer_kind[l] == G2_LAYER_LOCAL && s->model->cfg.sliding_window > 0;
+}
+
+/* The first position of a sliding-window layer's cache that a state holds: the window
+ * behind n_pos, or less if the session does not hold that much (it would recompute). */
+static uint32_t save_from(const gemma2_session *s) {
+    const uint32_t w = s->model->cfg.sliding_window, n = s->n_pos;
+    const uint32_t window = w && n >= w ? n - w + 1 : 0;
+    return s->local_from > window ? (s->local_from < n ? s->local_from : n) : window;
+}
+
+static uint64_t payload_bytes(const gemma2_session *s, uint32_t n_pos, uint32_t local_from, uint32_t has_logits,
+                              uint32_t n_bias) {
     const g2_file_config *c = &s->model->cfg;
-    return (uint64_t)n_pos * sizeof(int32_t) + 2ull * c->n_layers * n_pos * s->kv_dim * sizeof(float) +
+    uint64_t positions = 0;
+    for (uint32_t l = 0; l < c->n_layers; l++)
+        positions += is_local(s, l) ? n_pos - local_from : n_pos;
+    return (uint64_t)n_pos * sizeof(int32_t) + 2 * positions * s->kv_dim * sizeof(float) +
            (has_logits ? (uint64_t)c->vocab_size * sizeof(float) : 0) + sizeof(sampler_record) +
            (uint64_t)n_bias * sizeof(gemma2_logit_bias);
 }
@@ -54,7 +73,7 @@ static uint64_t payload_bytes(const gemma2_session *s, uint32_t n_pos, uint32_t 
 /* Copies between the session and a payload, in the payload's order: tokens, then for
  * each layer and KV head its keys of every position, then its values, then the
  * logits, the sampler and its bias entries. */
-static void copy_payload(gemma2_session *s, uint8_t *p, int out) {
+static void copy_payload(gemma2_session *s, uint32_t local_from, uint8_t *p, int out) {
     const g2_file_config *c = &s->model->cfg;
     const uint32_t n = s->n_pos, d = c->head_dim;
 #define MOVE(mem, bytes)                                                                                  \
@@ -66,15 +85,18 @@ static void copy_payload(gemma2_session *s, uint8_t *p, int out) {
         p += (bytes);                                                                                     \
     } while (0)
     MOVE(s->tokens, (size_t)n * sizeof(int32_t));
-    for (uint32_t l = 0; l < c->n_layers; l++)
+    for (uint32_t l = 0; l < c->n_layers; l++) {
+        const uint32_t cap = s->cap[l], from = is_local(s, l) ? local_from : 0;
         for (uint32_t h = 0; h < c->n_kv_heads; h++) {
-            float *k = s->k_cache + (size_t)l * s->n_ctx * s->kv_dim + (size_t)h * s->n_ctx * d;
-            float *v = s->v_cache + (size_t)l * s->n_ctx * s->kv_dim + (size_t)h * s->n_ctx * d;
-            for (uint32_t j = 0; j < n; j++)
+            float *k = s->k_cache + s->layer_off[l] + (size_t)h * cap * d;
+            float *v = s->v_cache + s->layer_off[l] + (size_t)h * cap * d;
+            for (uint32_t j = from; j < n; j++)
                 for (uint32_t i = 0; i < d; i++)
-                    MOVE(&k[g2_key_index(s->n_ctx, d, j, i)], sizeof(float));
-            MOVE(v, (size_t)n * d * sizeof(float));
+                    MOVE(&k[g2_key_index(cap, d, j % cap, i)], sizeof(float));
+            for (uint32_t j = from; j < n; j++)
+                MOVE(v + (size_t)(j % cap) * d, (size_t)d * sizeof(float));
         }
+    }
     if (s->has_logits)
         MOVE(s->logits, (size_t)c->vocab_size * sizeof(float));
 #undef MOVE
@@ -97,7 +119,8 @@ gemma2_status gemma2_session_save(const gemma2_session *session, void **out, siz
     CHECK_ARG(session, "gemma2_session_save: session is NULL");
     gemma2_session *s = (gemma2_session *)session; /* copy_payload only reads it when out = 1 */
     const g2_sampler *sm = &s->sampler;
-    const uint64_t raw = payload_bytes(s, s->n_pos, (uint32_t)s->has_logits, sm->n_bias);
+    const uint32_t local_from = save_from(s);
+    const uint64_t raw = payload_bytes(s, s->n_pos, local_from, (uint32_t)s->has_logits, sm->n_bias);
     if (raw > SIZE_MAX / 2)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "a state of %llu bytes is too large here",
                         (unsigned long long)raw);
@@ -109,7 +132,7 @@ gemma2_status gemma2_session_save(const gemma2_session *session, void **out, siz
         free(buf);
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory saving a session state");
     }
-    copy_payload(s, payload, 1);
+    copy_payload(s, local_from, payload, 1);
     uint8_t *p = payload + raw - sizeof(sampler_record) - (size_t)sm->n_bias * sizeof(gemma2_logit_bias);
     const sampler_record rec = {.temperature = sm->p.temperature,
                                 .top_p = sm->p.top_p,
@@ -139,6 +162,8 @@ gemma2_status gemma2_session_save(const gemma2_session *session, void **out, siz
                       .kv_dim = (uint32_t)s->kv_dim,
                       .has_logits = (uint32_t)s->has_logits,
                       .n_bias = sm->n_bias,
+                      .local_from = local_from,
+                      .window = c->sliding_window,
                       .payload_size = raw,
                       .stored_size = stored};
     memcpy(h.magic, state_magic, sizeof h.magic);
@@ -174,7 +199,8 @@ gemma2_status gemma2_session_load(gemma2_session *session, const void *data, siz
     if (memcmp(h.model_digest, s->model->digest, sizeof h.model_digest))
         return g2_error(GEMMA2_ERR_INVALID_ARGUMENT, "the session state was saved from another model");
     if (h.vocab != c->vocab_size || h.n_layers != c->n_layers || h.kv_dim != s->kv_dim || h.has_logits > 1 ||
-        h.n_bias > c->vocab_size * 16u || h.payload_size != payload_bytes(s, h.n_pos, h.has_logits, h.n_bias))
+        h.window != c->sliding_window || h.local_from > h.n_pos || h.n_bias > c->vocab_size * 16u ||
+        h.payload_size != payload_bytes(s, h.n_pos, h.local_from, h.has_logits, h.n_bias))
         return g2_error(GEMMA2_ERR_FORMAT, "the session state's sizes do not match its model");
     if (h.n_pos > s->n_ctx)
         return g2_error(GEMMA2_ERR_CONTEXT_FULL, "the state holds %u tokens; this session's context is %u",
@@ -229,8 +255,9 @@ gemma2_status gemma2_session_load(gemma2_session *session, const void *data, siz
     g2_sampler_free(&s->sampler);
     s->sampler = fresh;
     s->n_pos = h.n_pos;
+    s->local_from = h.local_from; /* the rings hold just that; g2_forward recomputes if it needs more */
     s->has_logits = (int)h.has_logits;
-    copy_payload(s, payload, 0);
+    copy_payload(s, h.local_from, payload, 0);
     s->stream_restart = 1;
     free(payload);
     return GEMMA2_OK;

@@ -68,7 +68,8 @@ static void embed(gemma2_session *s, const int32_t *tokens, uint32_t n) {
  * whatever the item shape, thread count or SIMD width. */
 typedef struct attention_job {
     gemma2_session *s;
-    const float *k_layer, *v_layer; /* this layer's cache, [kv_heads][n_ctx * head_dim] each */
+    const float *k_layer, *v_layer; /* this layer's cache, [kv_heads][cap * head_dim] each */
+    uint32_t cap;                   /* positions it holds: position p in slot p % cap */
     uint32_t n_tok, first_pos, window;
     uint32_t heads_per_item, toks_per_item, head_blocks, tok_blocks;
     size_t scratch; /* score floats per thread */
@@ -83,7 +84,7 @@ static void attention_task(void *p, int thread_index, int n_threads) {
     const uint32_t d = c->head_dim, group = c->n_heads / c->n_kv_heads;
     const g2_float_kernels *fk = g2_float_kernels_best();
     g2_attend_args a = {.tok_stride = (size_t)c->n_heads * d,
-                        .k_len = s->n_ctx,
+                        .k_len = job->cap,
                         .v_stride = d,
                         .d = d,
                         .window = job->window,
@@ -99,8 +100,8 @@ static void attention_task(void *p, int thread_index, int n_threads) {
         a.first_pos = job->first_pos + t0;
         a.q = s->q + (size_t)t0 * a.tok_stride + (size_t)(kvh * group + h0) * d;
         a.out = s->att + (size_t)t0 * a.tok_stride + (size_t)(kvh * group + h0) * d;
-        a.k = job->k_layer + (size_t)kvh * s->n_ctx * d;
-        a.v = job->v_layer + (size_t)kvh * s->n_ctx * d;
+        a.k = job->k_layer + (size_t)kvh * job->cap * d;
+        a.v = job->v_layer + (size_t)kvh * job->cap * d;
         fk->attend(&a);
     }
 }
@@ -120,12 +121,14 @@ static size_t attention_need(const gemma2_session *s, uint32_t n, uint32_t windo
  * to reuse each key and value read, whose scores fit the per-thread scratch
  * (G2_ATTENTION_ROWS * n_ctx floats, so 16 rows always fit, and one row of n_ctx at the
  * least), and smaller ones when there would be fewer items than threads. */
-static void attention(gemma2_session *s, const float *k_layer, const float *v_layer, uint32_t n, int local) {
+static void attention(gemma2_session *s, const float *k_layer, const float *v_layer, uint32_t cap, uint32_t n,
+                      int local) {
     const g2_file_config *c = &s->model->cfg;
     const uint32_t group = c->n_heads / c->n_kv_heads, window = local ? c->sliding_window : 0;
     attention_job job = {.s = s,
                          .k_layer = k_layer,
                          .v_layer = v_layer,
+                         .cap = cap,
                          .n_tok = n,
                          .first_pos = s->n_pos,
                          .window = window,
@@ -157,10 +160,11 @@ static void attention_block(gemma2_session *s, const g2_layer *L, uint32_t layer
     const g2_file_config *c = &s->model->cfg;
     const uint32_t H = c->hidden_size, d = c->head_dim, qdim = c->n_heads * d;
     const float q_scale = (float)(1.0 / sqrt((double)c->query_pre_attn_scalar));
-    /* the cache of each KV head is contiguous: keys transposed in blocks of 16 positions
-     * (g2_key_index), values [n_ctx][head_dim] */
-    float *k_layer = s->k_cache + (size_t)layer * s->n_ctx * s->kv_dim;
-    float *v_layer = s->v_cache + (size_t)layer * s->n_ctx * s->kv_dim;
+    /* the cache of each KV head is contiguous: keys transposed in blocks of 16 slots
+     * (g2_key_index), values [cap][head_dim]; position p is in slot p % cap */
+    const uint32_t cap = s->cap[layer];
+    float *k_layer = s->k_cache + s->layer_off[layer];
+    float *v_layer = s->v_cache + s->layer_off[layer];
 
     for (uint32_t t = 0; t < n; t++)
         g2_rmsnorm(s->h + (size_t)t * H, s->x + (size_t)t * H, L->attn_norm, H, c->rms_norm_eps);
@@ -175,16 +179,16 @@ static void attention_block(gemma2_session *s, const g2_layer *L, uint32_t layer
         g2_rope(k, c->n_kv_heads, d, cs, sn);
         for (uint32_t i = 0; i < qdim; i++)
             q[i] *= q_scale; /* query_pre_attn_scalar^-0.5, before the soft-cap */
-        const uint32_t pos = s->n_pos + t;
+        const uint32_t slot = (s->n_pos + t) % cap;
         for (uint32_t h = 0; h < c->n_kv_heads; h++) {
-            float *kh = k_layer + (size_t)h * s->n_ctx * d;
+            float *kh = k_layer + (size_t)h * cap * d;
             for (uint32_t i = 0; i < d; i++)
-                kh[g2_key_index(s->n_ctx, d, pos, i)] = k[h * d + i];
-            memcpy(v_layer + ((size_t)h * s->n_ctx + pos) * d, s->v + (size_t)t * s->kv_dim + h * d,
+                kh[g2_key_index(cap, d, slot, i)] = k[h * d + i];
+            memcpy(v_layer + ((size_t)h * cap + slot) * d, s->v + (size_t)t * s->kv_dim + h * d,
                    d * sizeof(float));
         }
     }
-    attention(s, k_layer, v_layer, n, L->local);
+    attention(s, k_layer, v_layer, cap, n, L->local);
     quantize_input(s, s->att, n, qdim);
     matmul(s, s->proj, &L->o, s->att, n);
     for (uint32_t t = 0; t < n; t++) {
@@ -255,25 +259,63 @@ static int forward_chunk(gemma2_session *s, const int32_t *tokens, uint32_t n, f
         else
             output_rows(s, n - 1, 1, s->logits, NULL);
     }
-    memcpy(s->tokens + s->n_pos, tokens, (size_t)n * sizeof *tokens);
+    memmove(s->tokens + s->n_pos, tokens, (size_t)n * sizeof *tokens); /* a repair passes s->tokens */
     s->n_pos += n;
     return 0;
 }
 
-gemma2_status g2_forward(gemma2_session *s, const int32_t *tokens, uint32_t n, const g2_forward_out *out) {
+/* What the sliding-window layers need to go on from n_pos: the window behind it. */
+static int needs_repair(const gemma2_session *s) {
+    const uint32_t w = s->model->cfg.sliding_window;
+    const uint32_t need = w && s->n_pos >= w ? s->n_pos - w + 1 : 0;
+    return s->local_from > need;
+}
+
+/* After positions up to end (exclusive) were written: what the rings overwrote. */
+static void note_written(gemma2_session *s, uint32_t end) {
+    if (end > s->ring_min && end - s->ring_min > s->local_from)
+        s->local_from = end - s->ring_min;
+}
+
+/* Runs n tokens in chunks from n_pos (the last chunk's logits into s->logits if
+ * want_logits); 1 if cancelled, n_pos then back at its start. */
+static int forward_range(gemma2_session *s, const int32_t *tokens, uint32_t n, const g2_forward_out *out,
+                         int want_logits) {
     const g2_file_config *c = &s->model->cfg;
     const uint32_t start = s->n_pos;
     for (uint32_t done = 0; done < n;) {
         uint32_t chunk = n - done < G2_PREFILL_CHUNK ? n - done : G2_PREFILL_CHUNK;
         float *logits = out && out->logits ? out->logits + (size_t)done * c->vocab_size : NULL;
         float *hidden = out && out->hidden ? out->hidden + (size_t)done * c->hidden_size : NULL;
-        if (forward_chunk(s, tokens + done, chunk, logits, hidden, done + chunk == n)) {
+        const uint32_t at = s->n_pos;
+        const int cancelled = forward_chunk(s, tokens + done, chunk, logits, hidden, want_logits && done + chunk == n);
+        note_written(s, at + chunk); /* even a cancelled chunk may have written its keys */
+        if (cancelled) {
             /* all or nothing: the cache past start is ignored once n_pos is back */
             s->n_pos = start;
-            return GEMMA2_ERR_CANCELLED;
+            return 1;
         }
         done += chunk;
     }
+    return 0;
+}
+
+gemma2_status g2_forward(gemma2_session *s, const int32_t *tokens, uint32_t n, const g2_forward_out *out) {
+    if (needs_repair(s)) {
+        /* the window behind n_pos was overwritten (a rewind past a ring) or not kept (a
+         * loaded state): recompute every position from the tokens, which gives the same
+         * bits, without touching the logits */
+        const uint32_t held = s->n_pos;
+        s->n_pos = 0;
+        s->local_from = 0;
+        if (forward_range(s, s->tokens, held, NULL, 0)) {
+            s->n_pos = held;
+            s->local_from = held; /* still to repair */
+            return GEMMA2_ERR_CANCELLED;
+        }
+    }
+    if (forward_range(s, tokens, n, out, 1))
+        return GEMMA2_ERR_CANCELLED;
     s->has_logits = 1;
     return GEMMA2_OK;
 }

@@ -41,8 +41,24 @@ gemma2_status g2_session_create(gemma2_model *model, int n_threads, uint32_t n_c
     const size_t C = G2_PREFILL_CHUNK, T = (size_t)g2_pool_size(s->pool);
     const size_t qdim = (size_t)c->n_heads * c->head_dim;
     s->row_stride = max3(c->hidden_size, qdim, c->ffn_size);
-    const size_t kv = floats(c->n_layers, n_ctx, s->kv_dim);
-    int failed = kv == 0;
+    s->cap = calloc(c->n_layers, sizeof *s->cap);
+    s->layer_off = calloc(c->n_layers, sizeof *s->layer_off);
+    int failed = !s->cap || !s->layer_off;
+    size_t kv = 0;
+    for (uint32_t l = 0; !failed && l < c->n_layers; l++) {
+        /* a ring must hold the window behind a chunk's first token and the whole chunk */
+        const uint64_t ring = ((uint64_t)c->sliding_window + G2_PREFILL_CHUNK - 1 + 15) / 16 * 16;
+        const int local = model->layer_kind[l] == G2_LAYER_LOCAL && c->sliding_window;
+        s->cap[l] = local && ring < n_ctx ? (uint32_t)ring : n_ctx;
+        if (local && (!s->ring_min || s->cap[l] < s->ring_min))
+            s->ring_min = s->cap[l];
+        s->layer_off[l] = kv;
+        const size_t layer = floats(s->cap[l], s->kv_dim, 1);
+        failed |= layer == 0 || kv > SIZE_MAX / sizeof(float) - layer;
+        kv += layer;
+    }
+    if (!s->ring_min)
+        s->ring_min = n_ctx;
     if (!failed) {
         s->k_cache = alloc_floats(kv, &failed);
         s->v_cache = alloc_floats(kv, &failed);
@@ -111,6 +127,8 @@ void g2_session_destroy(gemma2_session *s) {
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
     free(s->tokens);
+    free(s->cap);
+    free(s->layer_off);
     g2_sampler_free(&s->sampler);
     gemma2_text_stream_free(s->stream);
     free(s->piece);

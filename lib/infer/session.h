@@ -32,8 +32,18 @@ struct gemma2_session {
     size_t piece_cap;
     int stream_restart;
     size_t kv_dim;            /* n_kv_heads * head_dim */
-    float *k_cache, *v_cache; /* [n_layers][kv_heads][n_ctx * head_dim], keys rotated and
-                                 transposed in blocks of 16 positions (g2_key_index) */
+    float *k_cache, *v_cache; /* per layer l at layer_off[l]: [kv_heads][cap[l] * head_dim],
+                                 keys rotated and transposed in blocks of 16 positions
+                                 (g2_key_index), position p in slot p % cap[l] */
+    uint32_t *cap;            /* [n_layers] positions a layer's cache holds: n_ctx, or
+                                 for a sliding-window layer a ring of window + 63 rounded
+                                 up to 16 (all a chunk of 64 needs), if that is less */
+    size_t *layer_off;        /* [n_layers] floats before layer l in each cache */
+    uint32_t ring_min;        /* the smallest cap of a sliding-window layer (n_ctx: none) */
+    uint32_t local_from;      /* sliding-window layers hold valid keys and values for
+                                 positions [local_from, n_pos) only (rings overwrite, a
+                                 loaded state keeps the last window); g2_forward
+                                 recomputes from the tokens when it needs more */
     /* chunk scratch, C = G2_PREFILL_CHUNK rows each */
     float *x;                   /* [C][hidden] residual stream */
     float *h;                   /* [C][hidden] normed input of a block */

@@ -64,7 +64,9 @@ typedef struct g2_attend_args {
     float *out;        /* [same layout as q] the attention outputs */
     size_t tok_stride; /* floats between tokens of q and out */
     const float *k;    /* this KV head's keys: dimension i of position j at */
-    uint32_t k_len;    /* k[g2_key_index(k_len, d, j, i)], k_len = the positions the cache holds */
+    uint32_t k_len;    /* the slots of the cache: position j is in slot j % k_len, its key at
+                          k[g2_key_index(k_len, d, j % k_len, i)] (k_len a multiple of 16
+                          when positions wrap around: a ring) */
     const float *v;    /* this KV head's value of position j at v + j * v_stride */
     size_t v_stride;
     uint32_t d, n_heads, n_tok;

@@ -366,6 +366,21 @@ G2_T static void SUF(av_any)(uint32_t nr, const float *const *w, const float *v,
     }
 }
 
+/* av_any over the values of positions [lo, lo + n), position p being in slot
+ * p % k_len: split where the slots wrap around, the second part continuing the first's
+ * sums (the same additions in the same order, so the same bits as one pass). */
+G2_T static void SUF(av_ring)(uint32_t nr, const float *const *w, const g2_attend_args *a, uint32_t lo, uint32_t n,
+                              float *const *o, int from_out) {
+    const uint32_t slot = lo % a->k_len, first = a->k_len - slot < n ? a->k_len - slot : n;
+    SUF(av_any)(nr, w, a->v + (size_t)slot * a->v_stride, a->v_stride, first, a->d, o, from_out);
+    if (first < n) {
+        const float *rest[AV_ACC];
+        for (uint32_t r = 0; r < nr; r++)
+            rest[r] = w[r] + first;
+        SUF(av_any)(nr, rest, a->v, a->v_stride, n - first, a->d, o, 1);
+    }
+}
+
 /* g2_attend. Rows r = t * n_heads + h; the scores of row r are at scores + r * span,
  * indexed by position - jb, where jb (a multiple of 16) and jhi bound the positions of
  * every row. */
@@ -378,15 +393,16 @@ G2_T static void SUF(attend)(const g2_attend_args *a) {
     /* scores, a block of 16 keys ([d][16] floats) at a time, read once for all rows */
     for (uint32_t j = jb; j <= jhi; j += 16) {
         const uint32_t nk = jhi - j + 1 < 16 ? jhi - j + 1 : 16;
-        const float *kb = a->k + (size_t)j * d;
+        const uint32_t jr = j % a->k_len; /* a block of 16 slots: k_len is 16-aligned when it wraps */
+        const float *kb = a->k + (size_t)jr * d;
         for (uint32_t t = 0; t < T; t++) {
             if (j + nk - 1 < g2_attend_lo(a, t) || j > a->first_pos + t)
                 continue; /* token t sees none of these keys */
             for (uint32_t h = 0; h < H; h++) {
                 float *s = ROW_S(t * H + h) + (j - jb);
-                if (j + 16 > a->k_len) { /* the last block of the cache, narrower */
+                if (jr + 16 > a->k_len) { /* the last block of the cache, narrower */
                     for (uint32_t l = 0; l < nk; l++)
-                        s[l] = g2_dot_strided(ROW_Q(t * H + h), kb + l, a->k_len - j, d);
+                        s[l] = g2_dot_strided(ROW_Q(t * H + h), kb + l, a->k_len - jr, d);
                     continue;
                 }
                 for (uint32_t l0 = 0; l0 < nk; l0 += VW) {
@@ -419,7 +435,7 @@ G2_T static void SUF(attend)(const g2_attend_args *a) {
                 w[r] = ROW_S(t * H + h + r) + (lo - jb);
                 o[r] = a->out + t * a->tok_stride + (h + r) * d;
             }
-            SUF(av_any)(nr, w, a->v + (size_t)lo * a->v_stride, a->v_stride, end - lo, d, o, 0);
+            SUF(av_ring)(nr, w, a, lo, end - lo, o, 0);
         }
     }
     if (j0 <= j1) {
@@ -429,7 +445,7 @@ G2_T static void SUF(attend)(const g2_attend_args *a) {
                 w[r] = ROW_S(r0 + r) + (j0 - jb);
                 o[r] = a->out + ((r0 + r) / H) * a->tok_stride + ((r0 + r) % H) * d;
             }
-            SUF(av_any)(nr, w, a->v + (size_t)j0 * a->v_stride, a->v_stride, j1 - j0 + 1, d, o, 1);
+            SUF(av_ring)(nr, w, a, j0, j1 - j0 + 1, o, 1);
         }
         for (uint32_t t = 1; t < T; t++) /* positions (j1, pos_t] */
             for (uint32_t h = 0; h < H; h += AV_ACC) {
@@ -438,7 +454,7 @@ G2_T static void SUF(attend)(const g2_attend_args *a) {
                     w[r] = ROW_S(t * H + h + r) + (j1 + 1 - jb);
                     o[r] = a->out + t * a->tok_stride + (h + r) * d;
                 }
-                SUF(av_any)(nr, w, a->v + (size_t)(j1 + 1) * a->v_stride, a->v_stride, t, d, o, 1);
+                SUF(av_ring)(nr, w, a, j1 + 1, t, o, 1);
             }
     }
 #undef ROW_Q

@@ -119,21 +119,36 @@ int main(int argc, char **argv) {
     CHECK(same_as_fresh(s, mixed, 75), "a refused feed_prompt changed the session");
     CHECK_STATUS(gemma2_session_feed_prompt(s, mixed, 75, NULL), GEMMA2_OK);
 
-    /* its memory: at least the KV cache, and that grows with the context */
+    /* its memory: the KV cache, global layers n_ctx positions, sliding-window layers a
+     * ring of window + 63 rounded up to 16 (80 here); only the global layers grow with
+     * the context */
     gemma2_model_info mi;
     gemma2_model_info_init(&mi, sizeof mi);
     gemma2_model_get_info(g_model, &mi);
-    const uint64_t kv = 2ull * mi.n_layers * N_CTX * mi.n_kv_heads * mi.head_dim * sizeof(float);
+    const uint64_t per_pos = 2ull * mi.n_kv_heads * mi.head_dim * sizeof(float);
+    uint64_t kv = 0, kv_global = 0;
+    for (uint32_t l = 0; l < mi.n_layers; l++) {
+        int32_t kind = 0;
+        gemma2_model_layer_kind(g_model, l, &kind);
+        const uint64_t ring = (mi.sliding_window + 63 + 15) / 16 * 16;
+        const int local = kind == GEMMA2_LAYER_LOCAL && ring < N_CTX;
+        kv += per_pos * (local ? ring : N_CTX);
+        kv_global += local ? 0 : per_pos * N_CTX;
+    }
+    CHECK(kv < 2ull * mi.n_layers * N_CTX * per_pos / 2, "no ring in this test: pick a longer context");
     const uint64_t bytes = gemma2_session_memory_bytes(s);
     CHECK(bytes > kv && bytes < kv + (64u << 20), "%llu bytes for a KV cache of %llu", (unsigned long long)bytes,
           (unsigned long long)kv);
     gemma2_session_options o;
     gemma2_session_options_init(&o, sizeof o);
     o.n_ctx = 2 * N_CTX;
+    o.n_threads = 2;
     gemma2_session *big = NULL;
     CHECK_STATUS(gemma2_session_new(g_model, &o, &big), GEMMA2_OK);
-    CHECK(gemma2_session_memory_bytes(big) >= bytes + kv, "double the context: %llu bytes",
-          (unsigned long long)gemma2_session_memory_bytes(big));
+    const uint64_t grown = gemma2_session_memory_bytes(big) - bytes;
+    CHECK(grown >= kv_global && grown < kv_global + (kv - kv_global) / 2 + (4u << 20),
+          "double the context: %llu more bytes, the global layers' cache is %llu", (unsigned long long)grown,
+          (unsigned long long)kv_global);
     CHECK(gemma2_session_memory_bytes(NULL) == 0, "NULL session");
     gemma2_session_free(big);
     gemma2_session_free(s);
