@@ -187,9 +187,18 @@ static uint64_t resident_bytes(void) {
     return (uint64_t)kb * 1024;
 }
 
-/* Bytes of a float32 KV cache of n_ctx positions (keys and values, every layer). */
-static uint64_t kv_cache_bytes(const gemma2_model_info *mi, uint64_t n_ctx) {
-    return 2 * (uint64_t)mi->n_layers * n_ctx * mi->n_kv_heads * mi->head_dim * sizeof(float);
+/* Bytes of a session's float32 KV cache of n_ctx positions (keys and values): n_ctx
+ * positions per global layer, a ring of window + 63 rounded up to 16 per sliding-window
+ * layer when that is less (include/gemma2.h, gemma2_session_memory_bytes). */
+static uint64_t kv_cache_bytes(const gemma2_model *m, const gemma2_model_info *mi, uint64_t n_ctx) {
+    const uint64_t ring = ((uint64_t)mi->sliding_window + 63 + 15) / 16 * 16;
+    uint64_t positions = 0;
+    for (uint32_t l = 0; l < mi->n_layers; l++) {
+        int32_t kind = GEMMA2_LAYER_GLOBAL;
+        gemma2_model_layer_kind(m, l, &kind);
+        positions += kind == GEMMA2_LAYER_LOCAL && mi->sliding_window && ring < n_ctx ? ring : n_ctx;
+    }
+    return 2 * positions * mi->n_kv_heads * mi->head_dim * sizeof(float);
 }
 
 /* One repetition; *rss (if not NULL): the resident set at its end, session alive. */
@@ -375,7 +384,7 @@ int cmd_bench(int argc, char **argv) {
     double kv = kv_bytes_per_token(m, &mi, (uint64_t)a.prompt, (uint64_t)a.gen);
     const char *type = gemma2_type_name(mi.weight_type);
     const char *kernels = gemma2_cpu_kernels(); /* the table chosen when the model was opened */
-    const uint64_t kv_total = kv_cache_bytes(&mi, (uint64_t)a.prompt + (uint64_t)a.gen);
+    const uint64_t kv_total = kv_cache_bytes(m, &mi, (uint64_t)a.prompt + (uint64_t)a.gen);
     /* what is resident beyond the weights and the KV cache (0 if /proc is missing) */
     const double other = rss ? (double)rss - (double)mi.weight_bytes - (double)kv_total : 0;
     if (a.json) {
