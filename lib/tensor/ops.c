@@ -52,14 +52,6 @@ static float g2_dot_strided(const float *a, const float *b, size_t stride, uint3
 #define G2_T
 #define G2_NAME "baseline"
 #include "tensor/ops_vec.h"
-#undef VW
-#undef VF
-#undef VI
-#undef VFH
-#undef VD
-#undef SUF
-#undef G2_T
-#undef G2_NAME
 
 /* x86-64: AVX2 and AVX-512F copies, picked at run time with the CPU's (and OS's)
  * support as the compiler runtime sees it (__builtin_cpu_supports). Function
@@ -76,14 +68,6 @@ static float g2_dot_strided(const float *a, const float *b, size_t stride, uint3
 #    define G2_T __attribute__((target("avx2")))
 #    define G2_NAME "avx2"
 #    include "tensor/ops_vec.h"
-#    undef VW
-#    undef VF
-#    undef VI
-#    undef VFH
-#    undef VD
-#    undef SUF
-#    undef G2_T
-#    undef G2_NAME
 
 #    define VW 16
 #    define VF g2_vf16
@@ -94,14 +78,6 @@ static float g2_dot_strided(const float *a, const float *b, size_t stride, uint3
 #    define G2_T __attribute__((target("avx512f")))
 #    define G2_NAME "avx512"
 #    include "tensor/ops_vec.h"
-#    undef VW
-#    undef VF
-#    undef VI
-#    undef VFH
-#    undef VD
-#    undef SUF
-#    undef G2_T
-#    undef G2_NAME
 #endif
 
 const g2_float_kernels *g2_float_kernels_get(int i) {

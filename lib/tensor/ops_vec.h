@@ -5,8 +5,9 @@
  *   VF, VI  the native float / int32 vector types of VW lanes, VFH / VD half as many
  *           floats / as many doubles (for the double sums),
  *   SUF(x)  x with the width's suffix,
- *   G2_T    the width's target attribute (empty for the baseline).
- * Every function here carries G2_T, helpers included (a helper compiled for another
+ *   G2_T    the width's target attribute (empty for the baseline),
+ *   G2_NAME the table's name;
+ * it undefines them at its end. Every function here carries G2_T, helpers included (a helper compiled for another
  * target would not inline, and passing wide vectors to it would change the ABI).
  *
  * Same bits at every width: every result is the same IEEE operations in the same
@@ -475,3 +476,12 @@ static const g2_float_kernels SUF(table) = {
 #undef AV_ACC
 #undef G2_VFN
 #undef G2_UNROLL
+/* the parameters of this instance too, so the next one can define its own */
+#undef VW
+#undef VF
+#undef VI
+#undef VFH
+#undef VD
+#undef SUF
+#undef G2_T
+#undef G2_NAME
