@@ -37,11 +37,10 @@ typedef struct state_header {
     uint64_t stored_size;  /* the zstd frame after the header */
 } state_header;
 
+/* The sampler as the state holds it: its parameters as they are (g2_sampler_params:
+ * no padding, the field order is the file's) and the generator's state. */
 typedef struct sampler_record {
-    float temperature, top_p, min_p, repeat_penalty, presence_penalty, frequency_penalty;
-    int32_t top_k;
-    uint32_t penalty_last_n;
-    uint64_t seed;
+    g2_sampler_params p;
     uint64_t rng[4];
 } sampler_record;
 
@@ -134,16 +133,8 @@ gemma2_status gemma2_session_save(const gemma2_session *session, void **out, siz
     }
     copy_payload(s, local_from, payload, 1);
     uint8_t *p = payload + raw - sizeof(sampler_record) - (size_t)sm->n_bias * sizeof(gemma2_logit_bias);
-    const sampler_record rec = {.temperature = sm->p.temperature,
-                                .top_p = sm->p.top_p,
-                                .min_p = sm->p.min_p,
-                                .repeat_penalty = sm->p.repeat_penalty,
-                                .presence_penalty = sm->p.presence_penalty,
-                                .frequency_penalty = sm->p.frequency_penalty,
-                                .top_k = sm->p.top_k,
-                                .penalty_last_n = sm->p.penalty_last_n,
-                                .seed = sm->p.seed,
-                                .rng = {sm->rng[0], sm->rng[1], sm->rng[2], sm->rng[3]}};
+    sampler_record rec = {.p = sm->p};
+    memcpy(rec.rng, sm->rng, sizeof rec.rng);
     memcpy(p, &rec, sizeof rec);
     if (sm->n_bias)
         memcpy(p + sizeof rec, sm->bias, (size_t)sm->n_bias * sizeof(gemma2_logit_bias));
@@ -217,15 +208,6 @@ gemma2_status gemma2_session_load(gemma2_session *session, const void *data, siz
     const uint8_t *p = payload + h.payload_size - sizeof(sampler_record) - (size_t)h.n_bias * sizeof(gemma2_logit_bias);
     sampler_record rec;
     memcpy(&rec, p, sizeof rec);
-    const g2_sampler_params params = {.temperature = rec.temperature,
-                                      .top_k = rec.top_k,
-                                      .top_p = rec.top_p,
-                                      .min_p = rec.min_p,
-                                      .repeat_penalty = rec.repeat_penalty,
-                                      .presence_penalty = rec.presence_penalty,
-                                      .frequency_penalty = rec.frequency_penalty,
-                                      .penalty_last_n = rec.penalty_last_n,
-                                      .seed = rec.seed};
     gemma2_logit_bias *bias = NULL;
     if (h.n_bias && !(bias = malloc((size_t)h.n_bias * sizeof *bias))) {
         free(payload);
@@ -234,7 +216,7 @@ gemma2_status gemma2_session_load(gemma2_session *session, const void *data, siz
     if (h.n_bias)
         memcpy(bias, p + sizeof rec, (size_t)h.n_bias * sizeof *bias);
     g2_sampler fresh;
-    gemma2_status st = g2_sampler_init(&fresh, &params, bias, h.n_bias, c->vocab_size, s->n_ctx);
+    gemma2_status st = g2_sampler_init(&fresh, &rec.p, bias, h.n_bias, c->vocab_size, s->n_ctx);
     free(bias);
     if (st != GEMMA2_OK) {
         char why[256];

@@ -13,7 +13,8 @@
 
 #include "gemma2.h"
 
-/* The parameters, as in gemma2_sampler_options (gemma2.h). */
+/* The parameters, as in gemma2_sampler_options (gemma2.h). Saved states hold this struct
+ * as it is (docs/format.md): changing it needs a new state version. */
 typedef struct g2_sampler_params {
     float temperature;       /* 0: greedy (highest logit, lowest id on ties) */
     int32_t top_k;           /* 0: off */
