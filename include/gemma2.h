@@ -113,6 +113,25 @@ GEMMA2_API const char *gemma2_type_name(int32_t type);
 #define GEMMA2_LAYER_GLOBAL 0 /* attends to every earlier position */
 #define GEMMA2_LAYER_LOCAL  1 /* sliding window: attends to the last `sliding_window` */
 
+/* ---- layout self-check ------------------------------------------------------
+ * The size in bytes this build of the library gives each public struct, so that
+ * bindings declaring the structs again (Python ctypes, Rust) can check their
+ * declarations when they load the library instead of corrupting memory. */
+#define GEMMA2_STRUCT_MODEL_OPTIONS    1
+#define GEMMA2_STRUCT_SAMPLER_OPTIONS  2
+#define GEMMA2_STRUCT_SESSION_OPTIONS  3
+#define GEMMA2_STRUCT_MODEL_INFO       4
+#define GEMMA2_STRUCT_TENSOR_INFO      5
+#define GEMMA2_STRUCT_FEED_OUTPUTS     6
+#define GEMMA2_STRUCT_STEP_RESULT      7
+#define GEMMA2_STRUCT_GENERATE_OPTIONS 8
+#define GEMMA2_STRUCT_GENERATE_RESULT  9
+#define GEMMA2_STRUCT_LOGIT_BIAS       10
+/* sizeof the struct named by a GEMMA2_STRUCT_* value; 0 for any other value.
+ * Thread-safe. Since 1.0. */
+GEMMA2_API size_t gemma2_struct_size(int32_t which);
+
+
 /* ---- options ----------------------------------------------------------------
  * Fill with the _init function, then change the fields you need. The library reads
  * min(struct_size, its own size) bytes and gives later fields their defaults; bytes
@@ -387,8 +406,9 @@ typedef struct gemma2_step_result {
     int32_t token;  /* the chosen token id */
     uint32_t flags; /* GEMMA2_STEP_* */
     uint32_t reserved;
-    /* The text this token completes, valid UTF-8 (special pieces such as <end_of_turn>
-     * give none; bytes of a character split across tokens come with the token that
+    /* The text this token completes, valid UTF-8 (special pieces such as <end_of_turn>,
+     * and ids past the tokenizer's pieces when the model's vocabulary is larger, give
+     * none; bytes of a character split across tokens come with the token that
      * completes it), owned by the session and valid until its next call. NULL if the
      * model has no tokenizer. Since 1.0. */
     const char *text;
@@ -507,7 +527,9 @@ GEMMA2_API gemma2_status gemma2_session_load(gemma2_session *session, const void
 /* Frees a buffer from gemma2_session_save. NULL is a no-op. Since 1.0. */
 GEMMA2_API void gemma2_state_free(void *state);
 
-/* The same with a file (written to PATH.tmp, then renamed over path).
+/* The same with a file: written to a new file beside it (mode 0600), then renamed over
+ * path, so a failure leaves any earlier file whole. A path that exists and is not a
+ * regular file (a device, a directory) is refused.
  * @return as above, and GEMMA2_ERR_IO. Since 1.0. */
 GEMMA2_API gemma2_status gemma2_session_save_file(const gemma2_session *session, const char *path);
 GEMMA2_API gemma2_status gemma2_session_load_file(gemma2_session *session, const char *path);
@@ -523,8 +545,8 @@ GEMMA2_API gemma2_status gemma2_session_logits(const gemma2_session *session, co
  * is immutable: any number of threads may use one at once. */
 typedef struct gemma2_tokenizer gemma2_tokenizer;
 
-/* The model's tokenizer in *out, owned by the model (valid while it is open; do not
- * free it). @return GEMMA2_OK; GEMMA2_ERR_UNSUPPORTED if the file has none;
+/* The model's tokenizer in *out, owned by the model (valid until the model is closed
+ * and its last session freed; do not free it). @return GEMMA2_OK; GEMMA2_ERR_UNSUPPORTED if the file has none;
  * GEMMA2_ERR_INVALID_ARGUMENT. Thread-safe. Since 1.0. */
 GEMMA2_API gemma2_status gemma2_model_tokenizer(const gemma2_model *model, const gemma2_tokenizer **out);
 
@@ -542,10 +564,12 @@ GEMMA2_API void gemma2_tokenizer_free(gemma2_tokenizer *tok);
 GEMMA2_API uint32_t gemma2_tokenizer_vocab_size(const gemma2_tokenizer *tok);
 
 /* Encode flags */
-#define GEMMA2_TOKENIZE_SPECIAL 0x1u /* special-token strings in the text (e.g. "<bos>",
-                                        "<start_of_turn>") become their ids; without it
-                                        every character is text: use that mode for
-                                        untrusted input */
+#define GEMMA2_TOKENIZE_SPECIAL 0x1u /* the strings of the pieces the tokenizer marks
+                                        special (for the Gemma tokenizer "<bos>",
+                                        "<start_of_turn>", ...; which ones depends on the
+                                        checkpoint) become their ids; without it every
+                                        character is text: use that mode for untrusted
+                                        input */
 
 /* Encodes len bytes of text (any bytes: NULs are text, invalid UTF-8 goes through
  * byte fallback) into ids. No BOS is added. *n_ids is the number of ids; if it
@@ -569,12 +593,15 @@ GEMMA2_API gemma2_status gemma2_detokenize(const gemma2_tokenizer *tok, const in
                                            uint32_t flags, char *text, size_t cap, size_t *len);
 
 /* The vocabulary text of a token (e.g. "▁the", "<0x0A>", "<bos>"): *piece points at
- * *len bytes owned by the tokenizer, NUL-terminated. Since 1.0. */
+ * *len bytes owned by the tokenizer, NUL-terminated.
+ * @return GEMMA2_OK; GEMMA2_ERR_TOKEN_OUT_OF_RANGE (id outside the tokenizer's
+ *         pieces); GEMMA2_ERR_INVALID_ARGUMENT (NULL). Thread-safe. Since 1.0. */
 GEMMA2_API gemma2_status gemma2_token_piece(const gemma2_tokenizer *tok, int32_t id, const char **piece,
                                             size_t *len);
 
-/* The id of a vocabulary piece given by its exact text, or GEMMA2_ERR_INVALID_ARGUMENT
- * if there is none. Since 1.0. */
+/* The id of a vocabulary piece given by its exact text, in *id.
+ * @return GEMMA2_OK; GEMMA2_ERR_INVALID_ARGUMENT (no such piece, or NULL).
+ * Thread-safe. Since 1.0. */
 GEMMA2_API gemma2_status gemma2_token_find(const gemma2_tokenizer *tok, const char *piece, size_t len,
                                            int32_t *id);
 

@@ -14,12 +14,12 @@ dir=build
 suites=""
 if [ "${1:-}" = "--sanitize" ]; then
     dir=build-sanitize
-    [ -f "$dir/build.ninja" ] || CC=clang meson setup "$dir" -Db_sanitize=address,undefined \
+    [ -f "$dir/build.ninja" ] || CC=clang CXX=clang++ meson setup "$dir" -Db_sanitize=address,undefined \
         -Db_lundef=false -Dc_args=-fno-sanitize-recover=all >/dev/null
 elif [ "${1:-}" = "--tsan" ]; then
     dir=build-tsan
     suites="--suite api --suite unit --suite golden"
-    [ -f "$dir/build.ninja" ] || CC=clang meson setup "$dir" -Db_sanitize=thread -Db_lundef=false >/dev/null
+    [ -f "$dir/build.ninja" ] || CC=clang CXX=clang++ meson setup "$dir" -Db_sanitize=thread -Db_lundef=false >/dev/null
 fi
 [ -f "$dir/build.ninja" ] || meson setup "$dir" >/dev/null
 status=0

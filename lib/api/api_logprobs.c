@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "api/check.h"
+#include "runtime/alloc.h"
 #include "infer/session.h"
 
 /* a ranks before b: higher logit, then lower id; NaN last. */
@@ -50,7 +51,7 @@ gemma2_status gemma2_session_top_logprobs(const gemma2_session *session, size_t 
     int32_t top[INSERTION_MAX];
     ranked *all = NULL;
     if (k > INSERTION_MAX) {
-        all = malloc((size_t)vocab * sizeof *all);
+        all = g2_malloc((size_t)vocab * sizeof *all);
         if (!all)
             return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory ranking %u logits", (unsigned)vocab);
         for (uint32_t i = 0; i < vocab; i++)

@@ -8,6 +8,22 @@ const char *gemma2_version_string(void) { return GEMMA2_VERSION_STRING; }
 uint32_t gemma2_abi_version(void) { return GEMMA2_ABI_VERSION; }
 uint32_t gemma2_digest_bytes(void) { return GEMMA2_DIGEST_BYTES; }
 
+size_t gemma2_struct_size(int32_t which) {
+    switch (which) {
+    case GEMMA2_STRUCT_MODEL_OPTIONS: return sizeof(gemma2_model_options);
+    case GEMMA2_STRUCT_SAMPLER_OPTIONS: return sizeof(gemma2_sampler_options);
+    case GEMMA2_STRUCT_SESSION_OPTIONS: return sizeof(gemma2_session_options);
+    case GEMMA2_STRUCT_MODEL_INFO: return sizeof(gemma2_model_info);
+    case GEMMA2_STRUCT_TENSOR_INFO: return sizeof(gemma2_tensor_info);
+    case GEMMA2_STRUCT_FEED_OUTPUTS: return sizeof(gemma2_feed_outputs);
+    case GEMMA2_STRUCT_STEP_RESULT: return sizeof(gemma2_step_result);
+    case GEMMA2_STRUCT_GENERATE_OPTIONS: return sizeof(gemma2_generate_options);
+    case GEMMA2_STRUCT_GENERATE_RESULT: return sizeof(gemma2_generate_result);
+    case GEMMA2_STRUCT_LOGIT_BIAS: return sizeof(gemma2_logit_bias);
+    default: return 0;
+    }
+}
+
 const char *gemma2_last_error(void) { return g2_error_message(); }
 
 const char *gemma2_status_string(gemma2_status status) {

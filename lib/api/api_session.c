@@ -272,9 +272,11 @@ gemma2_status gemma2_session_step(gemma2_session *session, gemma2_step_result *r
         memcpy(session->sampler.rng, rng, sizeof rng);
         return st;
     }
-    if (g2_forward(session, &token, 1, NULL) != GEMMA2_OK) {
+    st = g2_forward(session, &token, 1, NULL);
+    if (st != GEMMA2_OK) {
         memcpy(session->sampler.rng, rng, sizeof rng);
-        return g2_error(GEMMA2_ERR_CANCELLED, "gemma2_session_step: cancelled; the session is unchanged");
+        return st != GEMMA2_ERR_CANCELLED ? st
+                                          : g2_error(st, "gemma2_session_step: cancelled; the session is unchanged");
     }
     if (session->stream) {
         size_t len = 0;

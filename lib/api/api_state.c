@@ -10,9 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include "api/check.h"
+#include "runtime/alloc.h"
 #include "infer/session.h"
 #include "tensor/ops.h"
 
@@ -44,7 +47,8 @@ typedef struct sampler_record {
     uint64_t rng[4];
 } sampler_record;
 
-_Static_assert(sizeof(state_header) == 96 && sizeof(sampler_record) == 72, "no padding: the layout is the file's");
+_Static_assert(sizeof(state_header) == 96 && sizeof(sampler_record) == 72,
+               "no padding: the layout is the file's");
 
 static int is_local(const gemma2_session *s, uint32_t l) {
     return s->model->layer_kind[l] == G2_LAYER_LOCAL && s->model->cfg.sliding_window > 0;
@@ -58,8 +62,8 @@ static uint32_t save_from(const gemma2_session *s) {
     return s->local_from > window ? (s->local_from < n ? s->local_from : n) : window;
 }
 
-static uint64_t payload_bytes(const gemma2_session *s, uint32_t n_pos, uint32_t local_from, uint32_t has_logits,
-                              uint32_t n_bias) {
+static uint64_t payload_bytes(const gemma2_session *s, uint32_t n_pos, uint32_t local_from,
+                              uint32_t has_logits, uint32_t n_bias) {
     const g2_file_config *c = &s->model->cfg;
     uint64_t positions = 0;
     for (uint32_t l = 0; l < c->n_layers; l++)
@@ -75,13 +79,13 @@ static uint64_t payload_bytes(const gemma2_session *s, uint32_t n_pos, uint32_t 
 static void copy_payload(gemma2_session *s, uint32_t local_from, uint8_t *p, int out) {
     const g2_file_config *c = &s->model->cfg;
     const uint32_t n = s->n_pos, d = c->head_dim;
-#define MOVE(mem, bytes)                                                                                  \
-    do {                                                                                                  \
-        if (out)                                                                                          \
-            memcpy(p, (mem), (bytes));                                                                    \
-        else                                                                                              \
-            memcpy((mem), p, (bytes));                                                                    \
-        p += (bytes);                                                                                     \
+#define MOVE(mem, bytes)               \
+    do {                               \
+        if (out)                       \
+            memcpy(p, (mem), (bytes)); \
+        else                           \
+            memcpy((mem), p, (bytes)); \
+        p += (bytes);                  \
     } while (0)
     MOVE(s->tokens, (size_t)n * sizeof(int32_t));
     for (uint32_t l = 0; l < c->n_layers; l++) {
@@ -123,9 +127,9 @@ gemma2_status gemma2_session_save(const gemma2_session *session, void **out, siz
     if (raw > SIZE_MAX / 2)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "a state of %llu bytes is too large here",
                         (unsigned long long)raw);
-    uint8_t *payload = malloc((size_t)raw);
+    uint8_t *payload = g2_malloc((size_t)raw);
     const size_t bound = ZSTD_compressBound((size_t)raw);
-    uint8_t *buf = malloc(sizeof(state_header) + bound + STATE_DIGEST);
+    uint8_t *buf = g2_malloc(sizeof(state_header) + bound + STATE_DIGEST);
     if (!payload || !buf) {
         free(payload);
         free(buf);
@@ -196,20 +200,22 @@ gemma2_status gemma2_session_load(gemma2_session *session, const void *data, siz
     if (h.n_pos > s->n_ctx)
         return g2_error(GEMMA2_ERR_CONTEXT_FULL, "the state holds %u tokens; this session's context is %u",
                         (unsigned)h.n_pos, (unsigned)s->n_ctx);
-    uint8_t *payload = malloc(h.payload_size ? (size_t)h.payload_size : 1);
+    uint8_t *payload = g2_malloc(h.payload_size ? (size_t)h.payload_size : 1);
     if (!payload)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory loading a session state");
-    const size_t got = ZSTD_decompress(payload, (size_t)h.payload_size, bytes + sizeof h, (size_t)h.stored_size);
+    const size_t got =
+        ZSTD_decompress(payload, (size_t)h.payload_size, bytes + sizeof h, (size_t)h.stored_size);
     if (ZSTD_isError(got) || got != h.payload_size) {
         free(payload);
         return g2_error(GEMMA2_ERR_FORMAT, "the session state does not decompress to its declared size");
     }
     /* the sampler first: it is the only part that can be refused */
-    const uint8_t *p = payload + h.payload_size - sizeof(sampler_record) - (size_t)h.n_bias * sizeof(gemma2_logit_bias);
+    const uint8_t *p =
+        payload + h.payload_size - sizeof(sampler_record) - (size_t)h.n_bias * sizeof(gemma2_logit_bias);
     sampler_record rec;
     memcpy(&rec, p, sizeof rec);
     gemma2_logit_bias *bias = NULL;
-    if (h.n_bias && !(bias = malloc((size_t)h.n_bias * sizeof *bias))) {
+    if (h.n_bias && !(bias = g2_malloc((size_t)h.n_bias * sizeof *bias))) {
         free(payload);
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory loading a session state");
     }
@@ -222,7 +228,8 @@ gemma2_status gemma2_session_load(gemma2_session *session, const void *data, siz
         char why[256];
         snprintf(why, sizeof why, "%s", gemma2_last_error());
         free(payload);
-        return g2_error(GEMMA2_ERR_FORMAT, "the session state's sampler is invalid: %s", why);
+        return g2_error(st == GEMMA2_ERR_OUT_OF_MEMORY ? st : GEMMA2_ERR_FORMAT,
+                        "the session state's sampler is invalid: %s", why);
     }
     for (uint32_t i = 0; i < h.n_pos; i++) {
         int32_t t;
@@ -230,7 +237,8 @@ gemma2_status gemma2_session_load(gemma2_session *session, const void *data, siz
         if (t < 0 || (uint32_t)t >= c->vocab_size) {
             g2_sampler_free(&fresh);
             free(payload);
-            return g2_error(GEMMA2_ERR_FORMAT, "the session state holds token %d, outside the vocabulary", (int)t);
+            return g2_error(GEMMA2_ERR_FORMAT, "the session state holds token %d, outside the vocabulary",
+                            (int)t);
         }
     }
     memcpy(fresh.rng, rec.rng, sizeof fresh.rng);
@@ -250,19 +258,32 @@ void gemma2_state_free(void *state) { free(state); }
 gemma2_status gemma2_session_save_file(const gemma2_session *session, const char *path) {
     g2_error_clear();
     CHECK_ARG(path, "gemma2_session_save_file: path is NULL");
+    /* renaming over a device or a directory would replace it (as root, /dev/null) */
+    struct stat target;
+    if (stat(path, &target) == 0 && !S_ISREG(target.st_mode))
+        return g2_error(GEMMA2_ERR_IO, "cannot write the session state to %s: not a regular file", path);
     void *data;
     size_t size;
     gemma2_status st = gemma2_session_save(session, &data, &size);
     if (st != GEMMA2_OK)
         return st;
-    /* written beside the target and renamed over it: a failure never leaves half a file */
+    /* Written to a new file beside the target (mkstemp: never someone else's file, mode
+     * 0600, as a conversation is private) and renamed over it: a failure never leaves
+     * half a file. */
     const size_t n = strlen(path) + 8;
-    char *tmp = malloc(n);
-    FILE *f = tmp ? (snprintf(tmp, n, "%s.tmp", path), fopen(tmp, "wb")) : NULL;
+    char *tmp = g2_malloc(n);
+    if (!tmp) {
+        gemma2_state_free(data);
+        return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory saving the session state");
+    }
+    int fd = tmp && !g2_fault(G2_FAULT_IO) ? (snprintf(tmp, n, "%s.XXXXXX", path), mkstemp(tmp)) : -1;
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (fd >= 0 && !f)
+        close(fd);
     int ok = f && fwrite(data, 1, size, f) == size;
     ok = f && fclose(f) == 0 && ok;
     ok = ok && rename(tmp, path) == 0;
-    if (!ok && tmp)
+    if (!ok && fd >= 0)
         remove(tmp);
     free(tmp);
     gemma2_state_free(data);
@@ -272,11 +293,11 @@ gemma2_status gemma2_session_save_file(const gemma2_session *session, const char
 gemma2_status gemma2_session_load_file(gemma2_session *session, const char *path) {
     g2_error_clear();
     CHECK_ARG(session && path, "gemma2_session_load_file: NULL argument");
-    FILE *f = fopen(path, "rb");
+    FILE *f = g2_fault(G2_FAULT_IO) ? NULL : fopen(path, "rb");
     if (!f)
         return g2_error(GEMMA2_ERR_IO, "cannot open %s", path);
     long end = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    void *data = end >= 0 && fseek(f, 0, SEEK_SET) == 0 ? malloc(end ? (size_t)end : 1) : NULL;
+    void *data = end >= 0 && fseek(f, 0, SEEK_SET) == 0 ? g2_malloc(end ? (size_t)end : 1) : NULL;
     int ok = data && fread(data, 1, (size_t)end, f) == (size_t)end;
     fclose(f);
     if (!ok) {

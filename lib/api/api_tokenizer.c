@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/check.h"
+#include "runtime/alloc.h"
 #include "model/model.h"
 #include "tokenizer/chat.h"
 #include "tokenizer/decode.h"
@@ -84,7 +85,7 @@ gemma2_status gemma2_detokenize(const gemma2_tokenizer *tok, const int32_t *ids,
     CHECK_ARG(tok && (ids || n == 0) && (text || cap == 0), "gemma2_detokenize: NULL argument");
     if (flags & ~GEMMA2_DETOKENIZE_SKIP_SPECIAL)
         return g2_error(GEMMA2_ERR_UNSUPPORTED, "unknown detokenize flags 0x%x", (unsigned)flags);
-    char *piece = malloc(tok->max_piece_bytes + 1);
+    char *piece = g2_malloc(tok->max_piece_bytes + 1);
     if (!piece)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory decoding");
     size_t total = 0, skip_space = (tok->flags & G2_TOK_ADD_DUMMY_PREFIX) != 0;
@@ -161,7 +162,7 @@ gemma2_status gemma2_text_stream_new(const gemma2_tokenizer *tok, uint32_t flags
     CHECK_ARG(tok, "gemma2_text_stream_new: tok is NULL");
     if (flags & ~GEMMA2_DETOKENIZE_SKIP_SPECIAL)
         return g2_error(GEMMA2_ERR_UNSUPPORTED, "unknown text stream flags 0x%x", (unsigned)flags);
-    gemma2_text_stream *s = calloc(1, sizeof *s);
+    gemma2_text_stream *s = g2_calloc(1, sizeof *s);
     if (!s)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory for a text stream");
     s->tok = tok;

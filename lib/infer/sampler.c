@@ -4,6 +4,7 @@
  * the same tokens on every platform. Nothing is allocated per token: selections and
  * sorts work in place on the scratch arrays made by init. */
 #include "infer/sampler.h"
+#include "runtime/alloc.h"
 
 #include <math.h> /* isfinite, isnan, INFINITY: classification macros only, no libm calls */
 #include <stdlib.h>
@@ -224,10 +225,10 @@ gemma2_status g2_sampler_init(g2_sampler *s, const g2_sampler_params *params, co
         s->p.penalty_last_n = max_history;
     s->vocab = vocab;
     s->n_bias = n_bias;
-    s->work = calloc(vocab, sizeof *s->work);
-    s->cand = calloc(vocab, sizeof *s->cand);
-    s->window = s->p.penalty_last_n ? calloc(s->p.penalty_last_n, sizeof *s->window) : NULL;
-    s->bias = n_bias ? malloc((size_t)n_bias * sizeof *s->bias) : NULL;
+    s->work = g2_calloc(vocab, sizeof *s->work);
+    s->cand = g2_calloc(vocab, sizeof *s->cand);
+    s->window = s->p.penalty_last_n ? g2_calloc(s->p.penalty_last_n, sizeof *s->window) : NULL;
+    s->bias = n_bias ? g2_malloc((size_t)n_bias * sizeof *s->bias) : NULL;
     if (!s->work || !s->cand || (s->p.penalty_last_n && !s->window) || (n_bias && !s->bias)) {
         g2_sampler_free(s);
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "sampler: out of memory for a vocabulary of %u",

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Session lifetime: every buffer the forward pass needs is allocated here, once. */
 #include "infer/session.h"
+#include "runtime/alloc.h"
 
 #include <stdlib.h>
 
@@ -17,7 +18,7 @@ static size_t floats(size_t a, size_t b, size_t c) {
 }
 
 static float *alloc_floats(size_t n, int *failed) {
-    float *p = n ? calloc(n, sizeof(float)) : NULL;
+    float *p = n ? g2_calloc(n, sizeof(float)) : NULL;
     if (!p)
         *failed = 1;
     return p;
@@ -28,7 +29,7 @@ static size_t max3(size_t a, size_t b, size_t c) { return a > b ? (a > c ? a : c
 gemma2_status g2_session_create(gemma2_model *model, int n_threads, uint32_t n_ctx, gemma2_session **out) {
     *out = NULL;
     const g2_file_config *c = &model->cfg;
-    gemma2_session *s = calloc(1, sizeof *s);
+    gemma2_session *s = g2_calloc(1, sizeof *s);
     if (!s)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory creating a session");
     gemma2_status st = g2_pool_create(n_threads, &s->pool);
@@ -41,8 +42,8 @@ gemma2_status g2_session_create(gemma2_model *model, int n_threads, uint32_t n_c
     const size_t C = G2_PREFILL_CHUNK, T = (size_t)g2_pool_size(s->pool);
     const size_t qdim = (size_t)c->n_heads * c->head_dim;
     s->row_stride = max3(c->hidden_size, qdim, c->ffn_size);
-    s->cap = calloc(c->n_layers, sizeof *s->cap);
-    s->layer_off = calloc(c->n_layers, sizeof *s->layer_off);
+    s->cap = g2_calloc(c->n_layers, sizeof *s->cap);
+    s->layer_off = g2_calloc(c->n_layers, sizeof *s->layer_off);
     int failed = !s->cap || !s->layer_off;
     size_t kv = 0;
     for (uint32_t l = 0; !failed && l < c->n_layers; l++) {
@@ -79,20 +80,20 @@ gemma2_status g2_session_create(gemma2_model *model, int n_threads, uint32_t n_c
     s->scores = alloc_floats(scores, &failed);
     s->row_scratch = alloc_floats(T * s->row_stride, &failed);
     s->logits = alloc_floats(c->vocab_size, &failed);
-    s->tokens = calloc(n_ctx, sizeof *s->tokens);
+    s->tokens = g2_calloc(n_ctx, sizeof *s->tokens);
     failed |= !s->tokens;
     if (model->tokenizer) {
         failed |= gemma2_text_stream_new(model->tokenizer, GEMMA2_DETOKENIZE_SKIP_SPECIAL, &s->stream) != GEMMA2_OK;
         s->piece_cap = s->stream ? gemma2_text_stream_max_bytes(s->stream) + 4 : 0;
-        s->piece = s->stream ? malloc(s->piece_cap) : NULL;
+        s->piece = s->stream ? g2_malloc(s->piece_cap) : NULL;
         failed |= !s->piece;
     }
     s->act_nb_max = g2_q_blocks((uint32_t)s->row_stride);
     const size_t act_blocks = C * s->act_nb_max;
-    s->act.qs = malloc(act_blocks * G2_QK);
-    s->act.ql = malloc(act_blocks * G2_QK);
-    s->act.d = malloc(act_blocks * sizeof *s->act.d);
-    s->act.sum = malloc(act_blocks * sizeof *s->act.sum);
+    s->act.qs = g2_malloc(act_blocks * G2_QK);
+    s->act.ql = g2_malloc(act_blocks * G2_QK);
+    s->act.d = g2_malloc(act_blocks * sizeof *s->act.d);
+    s->act.sum = g2_malloc(act_blocks * sizeof *s->act.sum);
     failed |= !s->act.qs || !s->act.ql || !s->act.d || !s->act.sum;
     if (failed) {
         g2_session_destroy(s);

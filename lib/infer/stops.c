@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Stop strings on streamed text (stops.h). */
 #include "infer/stops.h"
+#include "runtime/alloc.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@ int g2_stops_push(g2_stops *m, const char *text, size_t len, size_t *release) {
         return -1;
     if (m->len + len > m->cap) {
         const size_t cap = (m->len + len) * 2;
-        char *grown = realloc(m->held, cap);
+        char *grown = g2_realloc(m->held, cap);
         if (!grown)
             return -1;
         m->held = grown;

@@ -7,6 +7,7 @@
 #include <zstd.h>
 
 #include "model/layout.h"
+#include "runtime/alloc.h"
 #include "model/model.h"
 #include "tensor/quant.h"
 #include "runtime/error.h"
@@ -61,9 +62,11 @@ static gemma2_status check_entry(const g2_file_tensor *e, uint32_t i, const g2_f
         count *= n;
     }
     /* dims are at most 2^40 each, so the quantized size cannot overflow */
-    uint64_t expected = quantized ? (e->dims[1] > UINT32_MAX ? 0 : g2_q_bytes(e->type == G2_TYPE_Q4, e->dims[0],
-                                                                               (uint32_t)e->dims[1]))
-                                  : (count > UINT64_MAX / elem ? 0 : count * elem);
+    uint64_t expected =
+        quantized
+            ? (e->dims[1] > UINT32_MAX ? 0
+                                       : g2_q_bytes(e->type == G2_TYPE_Q4, e->dims[0], (uint32_t)e->dims[1]))
+            : (count > UINT64_MAX / elem ? 0 : count * elem);
     if (expected == 0 || expected != e->raw_size)
         return g2_error(GEMMA2_ERR_FORMAT, "tensor '%s' size %llu does not match its shape", e->name,
                         (unsigned long long)e->raw_size);
@@ -92,11 +95,11 @@ gemma2_status g2_model_read_directory(gemma2_model *m, const g2_file_header *h) 
         return g2_error(GEMMA2_ERR_FORMAT, "bad tensor directory (%u entries of %u bytes in %llu bytes)",
                         (unsigned)h->n_tensors, (unsigned)h->dir_entry_size, (unsigned long long)h->dir_size);
     uint32_t n = h->n_tensors;
-    m->tensors = calloc(n, sizeof *m->tensors);
-    m->names = calloc(n, G2_TENSOR_NAME_MAX);
-    m->by_name = calloc(n, sizeof *m->by_name);
-    const char **sorted = calloc(n, sizeof *sorted);
-    stored_span *by_offset = calloc(n, sizeof *by_offset);
+    m->tensors = g2_calloc(n, sizeof *m->tensors);
+    m->names = g2_calloc(n, G2_TENSOR_NAME_MAX);
+    m->by_name = g2_calloc(n, sizeof *m->by_name);
+    const char **sorted = g2_calloc(n, sizeof *sorted);
+    stored_span *by_offset = g2_calloc(n, sizeof *by_offset);
     gemma2_status st = GEMMA2_OK;
     if (!m->tensors || !m->names || !m->by_name || !sorted || !by_offset) {
         st = g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory reading %u tensor entries", (unsigned)n);
@@ -170,7 +173,7 @@ static void unpack_task(void *p, int thread_index, int n_threads) {
         g2_tensor *t = &job->m->tensors[i];
         if (!t->compressed)
             continue;
-        if (!dctx && !(dctx = ZSTD_createDCtx())) {
+        if (!dctx && !(dctx = g2_fault(G2_FAULT_ALLOC) ? NULL : ZSTD_createDCtx())) {
             job->status[i] = GEMMA2_ERR_OUT_OF_MEMORY;
             continue;
         }
@@ -198,7 +201,9 @@ gemma2_status g2_model_unpack(gemma2_model *m, int n_threads) {
     }
     if (total == 0)
         return GEMMA2_OK;
-    void *buf = mmap(NULL, (size_t)total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *buf = g2_fault(G2_FAULT_ALLOC)
+                    ? MAP_FAILED
+                    : mmap(NULL, (size_t)total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (buf == MAP_FAILED)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory for %llu bytes of decompressed tensors",
                         (unsigned long long)total);
@@ -212,7 +217,7 @@ gemma2_status g2_model_unpack(gemma2_model *m, int n_threads) {
             at += (t->n_bytes + G2_TENSOR_ALIGN - 1) / G2_TENSOR_ALIGN * G2_TENSOR_ALIGN;
         }
     }
-    unpack_job job = {.m = m, .status = calloc(m->n_tensors, sizeof(gemma2_status))};
+    unpack_job job = {.m = m, .status = g2_calloc(m->n_tensors, sizeof(gemma2_status))};
     if (!job.status)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory decompressing tensors");
     atomic_init(&job.next, 0);
@@ -262,9 +267,9 @@ static gemma2_status bind_one(const gemma2_model *m, g2_role role, uint32_t laye
     g2_role_shape(&m->cfg, role, &n_dims, dims);
     if (t->n_dims != n_dims || t->dims[0] != dims[0] || (n_dims == 2 && t->dims[1] != dims[1]))
         return g2_error(GEMMA2_ERR_FORMAT, "tensor '%s' has the wrong shape for the config", name);
-    int type_ok = g2_role_is_norm(role) ? t->type == G2_TYPE_F32
-                                        : (t->type == G2_TYPE_F32 || t->type == G2_TYPE_BF16 ||
-                                           g2_type_is_quantized(t->type));
+    int type_ok = g2_role_is_norm(role)
+                      ? t->type == G2_TYPE_F32
+                      : (t->type == G2_TYPE_F32 || t->type == G2_TYPE_BF16 || g2_type_is_quantized(t->type));
     if (!type_ok)
         return g2_error(GEMMA2_ERR_FORMAT, "tensor '%s' has type %u, not allowed for its role", name,
                         (unsigned)t->type);
@@ -273,12 +278,16 @@ static gemma2_status bind_one(const gemma2_model *m, g2_role role, uint32_t laye
 }
 
 static g2_matrix as_matrix(const g2_tensor *t) {
-    g2_matrix m = {.data = t->data, .type = t->type, .rows = (uint32_t)t->dims[0], .cols = (uint32_t)t->dims[1]};
+    g2_matrix m = {
+        .data = t->data, .type = t->type, .rows = (uint32_t)t->dims[0], .cols = (uint32_t)t->dims[1]};
     if (g2_type_is_quantized(t->type)) {
         const uint32_t nb = g2_q_blocks(m.cols);
         const uint64_t qbytes = (uint64_t)m.rows * nb * (t->type == G2_TYPE_Q4 ? G2_QK / 2 : G2_QK);
-        m.q = (g2_qmatrix){.qs = t->data, .d = (const uint16_t *)((const uint8_t *)t->data + qbytes),
-                           .rows = m.rows, .cols = m.cols, .nb = nb};
+        m.q = (g2_qmatrix){.qs = t->data,
+                           .d = (const uint16_t *)((const uint8_t *)t->data + qbytes),
+                           .rows = m.rows,
+                           .cols = m.cols,
+                           .nb = nb};
     }
     return m;
 }
@@ -298,7 +307,7 @@ gemma2_status g2_model_bind(gemma2_model *m) {
     if (m->n_tensors != required) /* all names are unique, so this means extra tensors */
         return g2_error(GEMMA2_ERR_FORMAT, "the file has %u tensors; a model of %u layers has %llu",
                         (unsigned)m->n_tensors, (unsigned)m->cfg.n_layers, (unsigned long long)required);
-    m->layers = calloc(m->cfg.n_layers, sizeof *m->layers);
+    m->layers = g2_calloc(m->cfg.n_layers, sizeof *m->layers);
     if (!m->layers)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory binding layers");
     for (uint32_t l = 0; l < m->cfg.n_layers; l++) {

@@ -10,6 +10,7 @@
 #include <zstd.h>
 
 #include "model/model.h"
+#include "runtime/alloc.h"
 #include "runtime/error.h"
 #include "tokenizer/tokenizer.h"
 
@@ -139,7 +140,7 @@ static gemma2_status read_config(gemma2_model *m, const g2_file_header *h) {
         return g2_error(GEMMA2_ERR_FORMAT, "config section is %llu bytes, expected %llu for %u layers",
                         (unsigned long long)h->config_size, (unsigned long long)(sizeof *c + c->n_layers),
                         (unsigned)c->n_layers);
-    m->layer_kind = malloc(c->n_layers);
+    m->layer_kind = g2_malloc(c->n_layers);
     if (!m->layer_kind)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory reading the config");
     memcpy(m->layer_kind, m->file.data + h->config_offset + sizeof *c, c->n_layers);
@@ -187,7 +188,7 @@ static gemma2_status read_metadata(gemma2_model *m, const g2_file_header *h) {
     if (declared != h->meta_raw_size || ZSTD_isError(frame) || frame != h->meta_size)
         return g2_error(GEMMA2_ERR_FORMAT, "metadata section is not one zstd frame of %llu bytes",
                         (unsigned long long)h->meta_raw_size);
-    m->meta = malloc(h->meta_raw_size ? (size_t)h->meta_raw_size : 1);
+    m->meta = g2_malloc(h->meta_raw_size ? (size_t)h->meta_raw_size : 1);
     if (!m->meta)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory for %llu bytes of metadata",
                         (unsigned long long)h->meta_raw_size);
@@ -217,7 +218,7 @@ gemma2_status g2_model_load(const char *path, int n_threads, uint32_t flags, con
     pthread_once(&sodium_once, sodium_setup);
     if (!sodium_ok)
         return g2_error(GEMMA2_ERR_SYSTEM, "libsodium failed to initialise");
-    gemma2_model *m = calloc(1, sizeof *m);
+    gemma2_model *m = g2_calloc(1, sizeof *m);
     if (!m)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory opening '%s'", path);
     atomic_init(&m->refs, 1);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "model/model.h"
+#include "runtime/alloc.h"
 #include "runtime/error.h"
 #include "runtime/pool.h"
 
@@ -35,7 +36,7 @@ static void verify_task(void *p, int thread_index, int n_threads) {
 }
 
 gemma2_status g2_model_verify_all(const gemma2_model *m, int n_threads) {
-    verify_job job = {.m = m, .bad = calloc(m->n_tensors, 1)};
+    verify_job job = {.m = m, .bad = g2_calloc(m->n_tensors, 1)};
     if (!job.bad)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory verifying tensors");
     atomic_init(&job.next, 0);

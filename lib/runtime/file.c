@@ -8,18 +8,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "runtime/alloc.h"
 #include "runtime/error.h"
 
 /* Reads the whole of fd (size bytes) into fresh anonymous memory. */
 static gemma2_status read_copy(int fd, const char *path, size_t size, void **out) {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = g2_fault(G2_FAULT_ALLOC)
+                  ? MAP_FAILED
+                  : mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes for '%s'", size, path);
 #ifdef MADV_HUGEPAGE
     (void)madvise(p, size, MADV_HUGEPAGE); /* a hint: fewer TLB misses when granted */
 #endif
     for (size_t done = 0; done < size;) {
-        ssize_t n = pread(fd, (char *)p + done, size - done, (off_t)done);
+        ssize_t n =
+            g2_fault(G2_FAULT_IO) ? (errno = EIO, -1) : pread(fd, (char *)p + done, size - done, (off_t)done);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -38,7 +42,7 @@ static gemma2_status read_copy(int fd, const char *path, size_t size, void **out
 gemma2_status g2_file_map(const char *path, int copy, g2_mapped_file *out) {
     out->data = NULL;
     out->size = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = g2_fault(G2_FAULT_IO) ? (errno = EIO, -1) : open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return g2_error(GEMMA2_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
     struct stat st;
@@ -66,7 +70,8 @@ gemma2_status g2_file_map(const char *path, int copy, g2_mapped_file *out) {
         return GEMMA2_OK;
     }
     if (st.st_size > 0) {
-        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        void *p = g2_fault(G2_FAULT_IO) ? (errno = ENOMEM, MAP_FAILED)
+                                        : mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED) {
             int e = errno;
             close(fd);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "runtime/pool.h"
+#include "runtime/alloc.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -106,7 +107,7 @@ gemma2_status g2_pool_create(int n_threads, g2_pool **out) {
     if (n_threads < 1 || n_threads > G2_MAX_THREADS)
         return g2_error(GEMMA2_ERR_INVALID_ARGUMENT, "thread count %d is out of range 1..%d", n_threads,
                         G2_MAX_THREADS);
-    g2_pool *pool = calloc(1, sizeof *pool);
+    g2_pool *pool = g2_calloc(1, sizeof *pool);
     if (!pool)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory creating a thread pool");
     pool->n_threads = 1;
@@ -120,21 +121,21 @@ gemma2_status g2_pool_create(int n_threads, g2_pool **out) {
         return g2_error(GEMMA2_ERR_SYSTEM, "pthread_cond_init failed");
     }
     if (n_threads > 1) {
-        pool->workers = calloc((size_t)n_threads - 1, sizeof *pool->workers);
+        pool->workers = g2_calloc((size_t)n_threads - 1, sizeof *pool->workers);
         if (!pool->workers) {
             g2_pool_destroy(pool);
             return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory creating a thread pool");
         }
     }
     for (int i = 1; i < n_threads; i++) {
-        worker_arg *arg = malloc(sizeof *arg);
+        worker_arg *arg = g2_malloc(sizeof *arg);
         if (!arg) {
             g2_pool_destroy(pool);
             return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory creating a thread pool");
         }
         arg->pool = pool;
         arg->index = i;
-        if (pthread_create(&pool->workers[i - 1], NULL, worker_main, arg) != 0) {
+        if (g2_fault(G2_FAULT_THREAD) || pthread_create(&pool->workers[i - 1], NULL, worker_main, arg) != 0) {
             free(arg);
             g2_pool_destroy(pool);
             return g2_error(GEMMA2_ERR_SYSTEM, "could not create thread %d of %d", i + 1, n_threads);

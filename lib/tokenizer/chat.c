@@ -2,6 +2,7 @@
 /* The Gemma 2 chat template, built from ids: turn markers are inserted as tokens and
  * never parsed out of text, so a turn's text cannot open or close a turn. */
 #include "tokenizer/chat.h"
+#include "runtime/alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@ static int role_is(const char *role, const char *name) { return strcmp(role, nam
 static gemma2_status encode_turn(const gemma2_tokenizer *tok, const char *role, const char *prefix,
                                  size_t prefix_len, const char *text, size_t len, g2_ids *out) {
     size_t role_len = strlen(role), total = role_len + 1 + prefix_len + len;
-    char *buf = malloc(total ? total : 1);
+    char *buf = g2_malloc(total ? total : 1);
     if (!buf)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory building a chat prompt");
     memcpy(buf, role, role_len);
@@ -44,7 +45,7 @@ gemma2_status g2_chat_encode(const gemma2_tokenizer *tok, const char *const *rol
     for (size_t i = 0; i < n && st == GEMMA2_OK; i++) {
         const char *role = roles[i];
         if (role_is(role, "system")) {
-            char *grown = realloc(system, system_len + lens[i] + 2);
+            char *grown = g2_realloc(system, system_len + lens[i] + 2);
             if (!grown) {
                 st = g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory building a chat prompt");
                 break;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "runtime/error.h"
+#include "runtime/alloc.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"
 
@@ -16,7 +17,7 @@ static const char SPACE_MARK[] = "\xe2\x96\x81";
 int g2_ids_push(g2_ids *ids, int32_t id) {
     if (ids->n == ids->cap) {
         size_t cap = ids->cap ? ids->cap * 2 : 64;
-        int32_t *v = realloc(ids->v, cap * sizeof *v);
+        int32_t *v = g2_realloc(ids->v, cap * sizeof *v);
         if (!v)
             return -1;
         ids->v = v;
@@ -68,10 +69,10 @@ static int reserve(encoder *e, size_t len) {
     if (len <= e->cap)
         return 0;
     size_t cap = len > 2 * e->cap ? len : 2 * e->cap;
-    symbol *syms = realloc(e->syms, cap * sizeof *syms);
+    symbol *syms = g2_realloc(e->syms, cap * sizeof *syms);
     if (syms)
         e->syms = syms;
-    candidate *heap = realloc(e->heap, 3 * cap * sizeof *heap);
+    candidate *heap = g2_realloc(e->heap, 3 * cap * sizeof *heap);
     if (heap)
         e->heap = heap;
     if (!syms || !heap)
@@ -299,10 +300,10 @@ gemma2_status g2_encode(const gemma2_tokenizer *tok, const char *text, size_t le
         uint32_t entries = 1024;
         while (entries < 16384 && entries < len / 16)
             entries *= 2;
-        e.cache = calloc(entries, sizeof *e.cache); /* on failure: no cache, same ids */
+        e.cache = g2_calloc(entries, sizeof *e.cache); /* on failure: no cache, same ids */
         e.cache_mask = entries - 1;
     }
-    char *norm = malloc(3 * len + 3); /* every byte may become '▁', plus a dummy prefix */
+    char *norm = g2_malloc(3 * len + 3); /* every byte may become '▁', plus a dummy prefix */
     gemma2_status st = GEMMA2_OK;
     if (!norm) {
         st = g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory encoding %zu bytes", len);

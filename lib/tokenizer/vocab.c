@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "runtime/error.h"
+#include "runtime/alloc.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"
 
@@ -71,8 +72,8 @@ static int hex_digit(char c) {
 /* Reads the piece records; fills pieces, text, byte_piece. */
 static gemma2_status read_pieces(gemma2_tokenizer *tok, const uint8_t *p, uint32_t bytes) {
     const uint32_t n = tok->n_pieces;
-    tok->pieces = calloc(n, sizeof *tok->pieces);
-    tok->text = malloc((size_t)bytes + n); /* texts + a NUL each */
+    tok->pieces = g2_calloc(n, sizeof *tok->pieces);
+    tok->text = g2_malloc((size_t)bytes + n); /* texts + a NUL each */
     if (!tok->pieces || !tok->text)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory for %u tokenizer pieces", (unsigned)n);
     uint32_t at = 0, out = 0;
@@ -117,7 +118,7 @@ static gemma2_status read_pieces(gemma2_tokenizer *tok, const uint8_t *p, uint32
 static gemma2_status index_pieces(gemma2_tokenizer *tok) {
     uint32_t size = table_size(tok->n_pieces);
     tok->piece_mask = size - 1;
-    tok->piece_slots = calloc(size, sizeof *tok->piece_slots);
+    tok->piece_slots = g2_calloc(size, sizeof *tok->piece_slots);
     if (!tok->piece_slots)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory indexing tokenizer pieces");
     for (uint32_t id = 0; id < tok->n_pieces; id++) {
@@ -144,7 +145,7 @@ static int has_inner_space(const char *s, size_t len) {
 static gemma2_status read_merges(gemma2_tokenizer *tok, const uint8_t *p, uint32_t n_merges) {
     uint32_t size = table_size(n_merges);
     tok->merge_mask = size - 1;
-    tok->merge_slots = calloc(size, sizeof *tok->merge_slots);
+    tok->merge_slots = g2_calloc(size, sizeof *tok->merge_slots);
     if (!tok->merge_slots)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory for %u tokenizer merges", (unsigned)n_merges);
     tok->split_before_space = 1;
@@ -175,7 +176,7 @@ static gemma2_status read_merges(gemma2_tokenizer *tok, const uint8_t *p, uint32
 static gemma2_status index_specials(gemma2_tokenizer *tok) {
     for (uint32_t id = 0; id < tok->n_pieces; id++)
         tok->n_specials += (tok->pieces[id].flags & G2_PIECE_SPECIAL) != 0;
-    tok->specials = malloc((tok->n_specials ? tok->n_specials : 1) * sizeof *tok->specials);
+    tok->specials = g2_malloc((tok->n_specials ? tok->n_specials : 1) * sizeof *tok->specials);
     if (!tok->specials)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory indexing special pieces");
     uint32_t k = 0;
@@ -210,7 +211,7 @@ static int32_t single_bmp_char(const unsigned char *s, size_t len) {
 }
 
 static gemma2_status index_chars(gemma2_tokenizer *tok) {
-    tok->bmp_piece = malloc(0x10000 * sizeof *tok->bmp_piece);
+    tok->bmp_piece = g2_malloc(0x10000 * sizeof *tok->bmp_piece);
     if (!tok->bmp_piece)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory indexing tokenizer characters");
     for (uint32_t cp = 0; cp < 0x10000; cp++)
@@ -247,7 +248,7 @@ gemma2_status g2_tokenizer_load(const void *blob, size_t size, gemma2_tokenizer 
         sizeof h + pieces_padded + (uint64_t)h.n_merges * sizeof(g2_tok_merge) != size)
         return g2_error(GEMMA2_ERR_FORMAT, "tokenizer header is inconsistent (%u pieces, %u merges, %zu bytes)",
                         (unsigned)h.n_pieces, (unsigned)h.n_merges, size);
-    gemma2_tokenizer *tok = calloc(1, sizeof *tok);
+    gemma2_tokenizer *tok = g2_calloc(1, sizeof *tok);
     if (!tok)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory loading a tokenizer");
     tok->flags = h.flags;

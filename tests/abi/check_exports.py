@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 """The shared library exports exactly lib/gemma2.symbols (every function of
-include/gemma2.h, versioned GEMMA2_1, nothing else) and has SONAME libgemma2.so.1.
+include/gemma2.h, versioned GEMMA2_1.0, nothing else) and has SONAME libgemma2.so.1.
 usage: check_exports.py LIBRARY SYMBOLS_FILE HEADER"""
 import re
 import subprocess
@@ -19,7 +19,7 @@ def main():
         missing = sorted(set(expected) - set(exported))
         failures.append(f"exports differ from {symbols_file}: extra {extra}, missing {missing}")
     declared = set(re.findall(r"GEMMA2_API[^;]*?\b(gemma2_\w+)\s*\(", open(header).read(), re.S))
-    versioned = {s.split("@")[0] for s in exported if "@@GEMMA2_1" in s}
+    versioned = {s.split("@")[0] for s in exported if "@@GEMMA2_1.0" in s}
     if declared != versioned:
         failures.append(f"header functions vs exports: only declared {sorted(declared - versioned)}, "
                         f"only exported {sorted(versioned - declared)}")

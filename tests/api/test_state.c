@@ -7,6 +7,8 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "gemma2.h"
 #include "testutil.h"
@@ -96,6 +98,16 @@ int main(int argc, char **argv) {
     float *saved_logits = malloc(nv * sizeof *saved_logits);
     memcpy(saved_logits, lg, nv * sizeof *lg);
     CHECK_STATUS(gemma2_session_save_file(a, "test_state.g2state"), GEMMA2_OK);
+    struct stat st;
+    CHECK(stat("test_state.g2state", &st) == 0 && (st.st_mode & 0777) == 0600, "the state file is not private");
+    /* a path that is not a regular file is refused, not renamed over */
+    unlink("test_state.fifo");
+    CHECK(mkfifo("test_state.fifo", 0600) == 0, "mkfifo");
+    CHECK_STATUS(gemma2_session_save_file(a, "test_state.fifo"), GEMMA2_ERR_IO);
+    CHECK(strstr(gemma2_last_error(), "not a regular file"), "message: %s", gemma2_last_error());
+    CHECK(stat("test_state.fifo", &st) == 0 && S_ISFIFO(st.st_mode), "the FIFO was replaced");
+    CHECK_STATUS(gemma2_session_save_file(a, "."), GEMMA2_ERR_IO);
+    unlink("test_state.fifo");
     steps(a, want, AFTER);
 
     /* restored into a greedy session of another context length and thread count */
