@@ -3,7 +3,7 @@
 # missing (uses sudo when not root). Prints nothing when all are present.
 set -eu
 packages="meson ninja-build pkg-config gcc g++ clang libsodium-dev libzstd-dev libjansson-dev
-          python3 python3-numpy binutils abigail-tools"
+          python3 python3-numpy binutils abigail-tools valgrind zstd"
 # The Rust crate's tests need cargo: a rustup toolchain will do, else Debian's.
 if ! command -v cargo >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/cargo" ]; then
     packages="$packages cargo"

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Model file validation: every damaged or hostile variant of a good file gets the
  * right status and a message saying what is wrong, never a crash.
- * usage: test_format MODEL COMPRESSED_MODEL_OF_SAME_CHECKPOINT TMPDIR */
+ * usage: test_format MODEL COMPRESSED_MODEL_OF_SAME_CHECKPOINT TMPDIR TOKENIZER_BLOB */
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 
 #include "gemma2.h"
 #include "model/format.h"
@@ -148,6 +149,31 @@ static void test_truncation(void) {
         snprintf(what, sizeof what, "truncated to %llu bytes", (unsigned long long)cuts[i]);
         expect_open(what, good, (size_t)cuts[i], 0, GEMMA2_ERR_FORMAT, NULL);
     }
+    /* at every section boundary and every tensor's first and last byte, and one byte
+     * either side: the file-size check names the sizes */
+    uint64_t bounds[8 + 2 * 1024];
+    size_t nb = 0;
+    bounds[nb++] = h.config_offset;
+    bounds[nb++] = h.config_offset + h.config_size;
+    bounds[nb++] = h.meta_offset;
+    bounds[nb++] = h.meta_offset + h.meta_size;
+    bounds[nb++] = h.dir_offset;
+    bounds[nb++] = h.dir_offset + h.dir_size;
+    bounds[nb++] = h.data_offset;
+    for (uint32_t i = 0; i < h.n_tensors && i < 1024; i++) {
+        g2_file_tensor e = entry(good, i);
+        bounds[nb++] = h.data_offset + e.offset;
+        bounds[nb++] = h.data_offset + e.offset + e.stored_size;
+    }
+    for (size_t i = 0; i < nb; i++)
+        for (int d = -1; d <= 1; d++) {
+            const uint64_t cut = bounds[i] + (uint64_t)(int64_t)d;
+            if (cut >= good_size)
+                continue;
+            char what[64];
+            snprintf(what, sizeof what, "truncated to %llu bytes", (unsigned long long)cut);
+            expect_open(what, good, (size_t)cut, 0, GEMMA2_ERR_FORMAT, "bytes");
+        }
     /* appended garbage is refused as well: the header records the size */
     unsigned char *b = malloc(good_size + 10);
     memcpy(b, good, good_size);
@@ -177,6 +203,30 @@ static void test_header(void) {
     b = copy_good();
     b[h.dir_offset + 3] ^= 0x01;
     expect_open("flipped directory byte", b, good_size, 0, GEMMA2_ERR_CHECKSUM, "header digest");
+    free(b);
+}
+
+/* A bit flipped anywhere in the header region is caught (the header digest, or the
+ * magic, version and sizes read before it), with a message. */
+static void test_header_bit_flips(void) {
+    g2_file_header h = header_of(good);
+    unsigned char *b = copy_good();
+    size_t flips = 0;
+    for (uint64_t at = 0; at < h.data_offset; at += 5) {
+        b[at] ^= (unsigned char)(1u << (at % 8));
+        char path[4096];
+        snprintf(path, sizeof path, "%s/format-flip.g2", tmpdir);
+        gemma2_model *m = NULL;
+        gemma2_status st = tu_write_file(path, b, good_size) == 0 ? gemma2_model_open(path, NULL, &m) : -1;
+        CHECK((st == GEMMA2_ERR_CHECKSUM || st == GEMMA2_ERR_FORMAT || st == GEMMA2_ERR_VERSION) && !m &&
+                  gemma2_last_error()[0],
+              "bit %u of byte %llu flipped: status %d (%s)", (unsigned)(at % 8), (unsigned long long)at, (int)st,
+              gemma2_last_error());
+        gemma2_model_close(m);
+        b[at] ^= (unsigned char)(1u << (at % 8));
+        flips++;
+    }
+    CHECK(flips > 100, "only %zu flips", flips);
     free(b);
 }
 
@@ -323,9 +373,159 @@ static void test_compressed(const char *plain, const char *compressed) {
     free(logits[1]);
 }
 
+/* A zstd frame put in place of compressed tensor i: content `content` bytes of zeros,
+ * its frame header patched to declare `declared` bytes. Returns the file (malloc'd). */
+static unsigned char *with_frame(const unsigned char *file, size_t size, uint32_t i, size_t content,
+                                 uint64_t declared) {
+    g2_file_header h = header_of(file);
+    g2_file_tensor e = entry(file, i);
+    unsigned char *zeros = calloc(content ? content : 1, 1);
+    size_t cap = ZSTD_compressBound(content);
+    unsigned char *frame = malloc(cap);
+    size_t len = ZSTD_compress(frame, cap, zeros, content, 1);
+    free(zeros);
+    unsigned char *b = NULL;
+    /* the frame content size field (RFC 8878 3.1.1.1): after the magic, the descriptor,
+     * the window descriptor unless single-segment, and the dictionary id */
+    const unsigned fhd = len >= 5 && !ZSTD_isError(len) ? frame[4] : 0;
+    const unsigned fcs_bytes[4] = {(fhd >> 5) & 1 ? 1u : 0u, 2, 4, 8}, did_bytes[4] = {0, 1, 2, 4};
+    const size_t fcs_at = 5 + ((fhd >> 5) & 1 ? 0 : 1) + did_bytes[fhd & 3], fcs_len = fcs_bytes[fhd >> 6];
+    if (len < 5 || ZSTD_isError(len) || len > e.stored_size || fcs_len < 4 || fcs_at + fcs_len > len) {
+        CHECK(0, "cannot build a frame for tensor %s (%zu bytes)", e.name, len);
+        free(frame);
+        return NULL;
+    }
+    memcpy(frame + fcs_at, &declared, fcs_len); /* little-endian, as the format */
+    b = malloc(size);
+    memcpy(b, file, size);
+    memcpy(b + h.data_offset + e.offset, frame, len);
+    e.stored_size = len;
+    set_entry(b, i, &e);
+    rehash(b);
+    free(frame);
+    return b;
+}
+
+/* zstd frames that do not decompress to the tensor's size are refused, naming the
+ * tensor, whatever their header declares. */
+static void test_zstd_frames(const char *compressed) {
+    size_t size = 0;
+    unsigned char *file = tu_read_file(compressed, &size);
+    if (!file) {
+        CHECK(0, "cannot read %s", compressed);
+        return;
+    }
+    g2_file_header h = header_of(file);
+    uint32_t i = 0;
+    g2_file_tensor e;
+    for (; i < h.n_tensors; i++)
+        if ((e = entry(file, i)).compression && e.raw_size >= 4096 && e.stored_size >= 128)
+            break;
+    CHECK(i < h.n_tensors, "no compressed tensor in %s", compressed);
+    if (i == h.n_tensors) {
+        free(file);
+        return;
+    }
+    const struct {
+        const char *what;
+        size_t content;
+        uint64_t declared;
+    } cases[] = {
+        {"frame declaring its size but holding more", (size_t)e.raw_size + 4096, e.raw_size},
+        {"frame declaring its size but holding less", (size_t)e.raw_size - 1024, e.raw_size},
+        {"frame declaring more", (size_t)e.raw_size + 4096, e.raw_size + 4096},
+        {"frame declaring an absurd size", (size_t)e.raw_size, UINT64_MAX / 2},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        unsigned char *b = with_frame(file, size, i, cases[k].content, cases[k].declared);
+        if (!b)
+            continue;
+        expect_open(cases[k].what, b, size, GEMMA2_MODEL_SKIP_VERIFY, GEMMA2_ERR_FORMAT, e.name);
+        free(b);
+    }
+    /* the same frame with its true size opens (tensor digests skipped: zeros) */
+    unsigned char *b = with_frame(file, size, i, (size_t)e.raw_size, e.raw_size);
+    if (b)
+        expect_open("a frame of the right size", b, size, GEMMA2_MODEL_SKIP_VERIFY, GEMMA2_OK, NULL);
+    free(b);
+    free(file);
+}
+
+/* Damaged tokenizer data (a model file's "tokenizer" record, loaded by the same code
+ * on open) is refused with a message naming the problem. */
+static void expect_tokenizer(const char *what, const unsigned char *blob, size_t size, gemma2_status expected,
+                             const char *message_part) {
+    gemma2_tokenizer *tok = (gemma2_tokenizer *)1;
+    gemma2_status st = gemma2_tokenizer_load(blob, size, &tok);
+    CHECK(st == expected && (st == GEMMA2_OK) == (tok != NULL), "%s: status %d (%s), expected %d", what, (int)st,
+          gemma2_last_error(), (int)expected);
+    if (message_part)
+        CHECK(strstr(gemma2_last_error(), message_part) != NULL, "%s: message '%s' lacks '%s'", what,
+              gemma2_last_error(), message_part);
+    gemma2_tokenizer_free(st == GEMMA2_OK ? tok : NULL);
+}
+
+static void test_hostile_tokenizer(const char *blob_path) {
+    size_t size = 0;
+    unsigned char *good_blob = tu_read_file(blob_path, &size);
+    if (!good_blob || size < 64 + 8) {
+        CHECK(0, "cannot read %s", blob_path);
+        free(good_blob);
+        return;
+    }
+    expect_tokenizer("the good blob", good_blob, size, GEMMA2_OK, NULL);
+    unsigned char *b = malloc(size);
+    /* the first piece record of a normal piece, at 64 + (type, flags, len) */
+    size_t at = 64, normal = 0;
+    for (uint32_t i = 0; at + 4 <= size && !normal && i < 100000; i++) {
+        uint16_t len;
+        memcpy(&len, good_blob + at + 2, 2);
+        if (good_blob[at] == 1 && len >= 1)
+            normal = at;
+        else
+            at += 4 + len;
+    }
+    CHECK(normal, "no normal piece in %s", blob_path);
+    const struct {
+        const char *what;
+        size_t at;
+        unsigned char value;
+        const char *message;
+    } edits[] = {
+        {"piece with invalid UTF-8", normal + 4, 0xFF, "not valid UTF-8"},
+        {"piece with an overlong UTF-8 form", normal + 4, 0xC0, "not valid UTF-8"},
+        {"piece of absurd length", normal + 3, 0xFF, "bad length"},
+        {"piece of length 0", normal + 2, 0, NULL},
+        {"piece of unknown type", normal, 9, "unknown type"},
+        {"piece count past the data", 8 + 3, 0x7F, NULL},
+        {"merge count past the data", 12 + 3, 0x7F, NULL},
+        {"unknown version", 4, 9, "version"},
+    };
+    for (size_t k = 0; normal && k < sizeof edits / sizeof edits[0]; k++) {
+        memcpy(b, good_blob, size);
+        b[edits[k].at] = edits[k].value;
+        if (edits[k].at == normal + 2)
+            b[normal + 3] = 0; /* both bytes of the length */
+        expect_tokenizer(edits[k].what, b, size,
+                         edits[k].at == 4 ? GEMMA2_ERR_VERSION : GEMMA2_ERR_FORMAT, edits[k].message);
+    }
+    /* a merge naming a piece out of range: the last 16 bytes are a merge record */
+    memcpy(b, good_blob, size);
+    uint32_t n_merges;
+    memcpy(&n_merges, good_blob + 12, 4);
+    if (n_merges) {
+        memset(b + size - 16, 0x7F, 4);
+        expect_tokenizer("merge out of range", b, size, GEMMA2_ERR_FORMAT, "out of range");
+    }
+    for (size_t cut = 0; cut < size; cut += size / 37 + 1)
+        expect_tokenizer("truncated tokenizer data", good_blob, cut, GEMMA2_ERR_FORMAT, NULL);
+    free(b);
+    free(good_blob);
+}
+
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s MODEL COMPRESSED_MODEL TMPDIR\n", argv[0]);
+    if (argc != 5) {
+        fprintf(stderr, "usage: %s MODEL COMPRESSED_MODEL TMPDIR TOKENIZER_BLOB\n", argv[0]);
         return 2;
     }
     if (sodium_init() < 0 || !(good = tu_read_file(argv[1], &good_size)))
@@ -338,6 +538,9 @@ int main(int argc, char **argv) {
     test_absurd_config();
     test_hostile_directory();
     test_compressed(argv[1], argv[2]);
+    test_header_bit_flips();
+    test_zstd_frames(argv[2]);
+    test_hostile_tokenizer(argv[4]);
     free(good);
     return tu_finish("test_format");
 }
