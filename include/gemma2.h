@@ -50,18 +50,18 @@ extern "C" {
 
 /* ---- versions -------------------------------------------------------------- */
 #define GEMMA2_VERSION_MAJOR 0
-#define GEMMA2_VERSION_MINOR 0
-#define GEMMA2_VERSION_PATCH 1
+#define GEMMA2_VERSION_MINOR 1
+#define GEMMA2_VERSION_PATCH 0
 #define GEMMA2_VERSION_NUMBER \
     (GEMMA2_VERSION_MAJOR * 10000 + GEMMA2_VERSION_MINOR * 100 + GEMMA2_VERSION_PATCH)
-#define GEMMA2_VERSION_STRING "0.0.1"
+#define GEMMA2_VERSION_STRING "0.1.0"
 /* The ABI major: equals the SONAME number (libgemma2.so.1). */
 #define GEMMA2_ABI_VERSION 1
 
 /* Version of the library actually loaded, as GEMMA2_VERSION_NUMBER. Compare it with
  * the header's macro to detect a header/library mismatch. Since 1.0. */
 GEMMA2_API uint32_t gemma2_version(void);
-/* The same as a static string, e.g. "0.0.1". Since 1.0. */
+/* The same as a static string, e.g. "0.1.0". Since 1.0. */
 GEMMA2_API const char *gemma2_version_string(void);
 /* ABI major of the loaded library; bindings refuse to load a different one. Since 1.0. */
 GEMMA2_API uint32_t gemma2_abi_version(void);

@@ -16,7 +16,7 @@ import zipfile
 from typing import Dict, List, Optional, Tuple
 
 NAME = 'gemma2'
-VERSION = '0.0.1'
+VERSION = '0.1.0'
 SUMMARY = 'Python bindings (ctypes) of libgemma2: Gemma 2 inference on CPUs'
 REQUIRES_PYTHON = '>=3.9'
 LICENSE = 'Apache-2.0'

@@ -26,7 +26,7 @@ from ._sampler import Sampler
 from ._session import Session, Token
 from ._tokenizer import Tokenizer
 
-__version__ = '0.0.1'
+__version__ = '0.1.0'
 
 __all__ = [
     'Model', 'ModelInfo', 'TensorInfo', 'Tokenizer', 'Session', 'Sampler', 'Token', 'Message',

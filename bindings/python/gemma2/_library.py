@@ -13,7 +13,7 @@ __all__ = ['version', 'version_number', 'abi_version', 'cpu_kernels', 'cpu_descr
 
 
 def version() -> str:
-    """The loaded library's version string, e.g. "0.0.1" (gemma2_version_string)."""
+    """The loaded library's version string, e.g. "0.1.0" (gemma2_version_string)."""
     return lib.gemma2_version_string().decode()
 
 

@@ -12,7 +12,7 @@ pub fn version() -> u32 {
     unsafe { sys::gemma2_version() }
 }
 
-/// Version of the library loaded, e.g. "0.0.1".
+/// Version of the library loaded, e.g. "0.1.0".
 pub fn version_string() -> &'static str {
     // SAFETY: returns a static string.
     unsafe { static_str(sys::gemma2_version_string()) }

@@ -14,11 +14,11 @@ use std::os::raw::{c_char, c_int, c_void};
 
 // ---- versions ------------------------------------------------------------------
 pub const GEMMA2_VERSION_MAJOR: u32 = 0;
-pub const GEMMA2_VERSION_MINOR: u32 = 0;
-pub const GEMMA2_VERSION_PATCH: u32 = 1;
+pub const GEMMA2_VERSION_MINOR: u32 = 1;
+pub const GEMMA2_VERSION_PATCH: u32 = 0;
 pub const GEMMA2_VERSION_NUMBER: u32 =
     GEMMA2_VERSION_MAJOR * 10000 + GEMMA2_VERSION_MINOR * 100 + GEMMA2_VERSION_PATCH;
-pub const GEMMA2_VERSION_STRING: &str = "0.0.1";
+pub const GEMMA2_VERSION_STRING: &str = "0.1.0";
 pub const GEMMA2_ABI_VERSION: u32 = 1;
 
 // ---- handles -------------------------------------------------------------------
