@@ -28,7 +28,7 @@ requires, with N pooled over the seeds and everything over the stored logits,
 dequant_match.py's factors (2 and 3, 1.5x and 1.85x the worst of its further draws),
 with F's factor 2 raised to 3 because D here also holds gemma2's own float32 rounding
 (about rms(F): the existing test measures that separately), and the last term for
-storing R as float32. F is about 1% of N, so this loosens the bound by about that.
+storing R as float32. F is 1-2% of N, so this loosens the bound by about that.
 
 Stored: the logits of every position of three short prompts, and of the last positions
 of a prompt longer than the sliding window (so local layers mask), float32
@@ -51,8 +51,8 @@ from tensorfiles import TYPE_Q8, G2File, read_safetensors  # noqa: E402
 QK = 32
 ACT_UNIT = 1.0 / (127 * 256)  # an activation step relative to its block's largest |x|
 SEEDS = 4
-# (name, text, number of final positions stored; None = all). KJV verses: the model has
-# seen them, so its predictions are confident and a wrong logit shows.
+# (name, text, number of final positions stored; None = all): well-known verses, short
+# to keep the stored logits small (16 KB a position), and one past the sliding window.
 PROMPTS = [
     ("genesis", "And God said, Let there be light", None),
     ("john", "In the beginning was the Word", None),
