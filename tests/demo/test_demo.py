@@ -25,12 +25,12 @@ usage: test_demo.py CHECK GEMMA2 MODEL DATA_DIR
   top-1 is the same token. One prompt is longer than the sliding window, so the local
   layers' mask is checked too.
 - text: `gemma2 run MODEL --raw -p "And God said" -n 40` (greedy) and a sampled run
-  print at least 20 words, at least 90% of them words of the training text, and at
-  least 75% of their adjacent word pairs occur in it at least twice. Garbage fails:
-  random tokens (a broken tokenizer, sampler or forward pass) make non-words, and word
-  salad makes pairs the text never has (a barely trained model's "add to,::, the the
-  them and things nought" has 100% known words but only 50% known pairs; the demo
-  model's text has 90-100%).
+  print at least 20 words, 10 of them different, at least 90% of them words of the
+  training text, and at least 75% of their adjacent word pairs occur in it at least
+  twice. Garbage fails: random tokens (a broken tokenizer, sampler or forward pass)
+  make non-words, word salad makes pairs the text never has (a barely trained model's
+  "add to,::, the the them and things nought" has 100% known words but only 50% known
+  pairs; the demo model's text has 97-100%), and a stuck model repeats one word.
 
 Standard library only. Exit 0 on success, 1 on failure, 2 on usage errors."""
 import array
@@ -47,6 +47,7 @@ import tempfile
 WORD_SHARE = 0.90   # at least this share of the generated words are in the text's vocabulary
 PAIR_SHARE = 0.75   # and this share of adjacent word pairs occur in the text at least twice
 MIN_WORDS = 20
+MIN_DISTINCT = 10   # different words: a word repeated ("verily verily ...") is no text
 FLOAT_STORE = 2.0 ** -24  # storing the float64 reference as float32: relative rounding
 
 
@@ -172,12 +173,14 @@ def check_text(gemma2, model, data_dir):
         pair_share = sum(p in known_pairs for p in pairs) / max(1, len(pairs))
         unknown = sorted({w for w in words if w not in vocab})
         print(f"{label}: {text.strip()!r}")
-        print(f"  {len(words)} words, {share:.0%} in the training text's vocabulary"
+        print(f"  {len(words)} words ({len(set(words))} different), {share:.0%} in the training text's vocabulary"
               + (f" (not: {', '.join(unknown[:10])})" if unknown else "")
               + f"; {pair_share:.0%} of {len(pairs)} adjacent pairs occur in it at least twice")
-        if len(words) < MIN_WORDS or share < WORD_SHARE or pair_share < PAIR_SHARE:
-            problems.append(f"{label}: {len(words)} words, {share:.0%} known, {pair_share:.0%} of pairs known "
-                            f"(need {MIN_WORDS}, {WORD_SHARE:.0%} and {PAIR_SHARE:.0%})")
+        distinct = len(set(words))
+        if len(words) < MIN_WORDS or distinct < MIN_DISTINCT or share < WORD_SHARE or pair_share < PAIR_SHARE:
+            problems.append(f"{label}: {len(words)} words ({distinct} different), {share:.0%} known, "
+                            f"{pair_share:.0%} of pairs known (need {MIN_WORDS} ({MIN_DISTINCT}), "
+                            f"{WORD_SHARE:.0%} and {PAIR_SHARE:.0%})")
     return problems
 
 

@@ -10,7 +10,8 @@
 #
 # usage: tools/train-demo/train.sh OUTDIR [--install]
 #   Everything is written under OUTDIR; --install then copies the model to models/ and
-#   the reference logits to tests/data/demo/. Needs build/gemma2 (or GEMMA2=path).
+#   the test data to tests/data/demo/. Needs build/gemma2 (or GEMMA2=path).
+#   TRAIN_STEPS=N shortens the training, to check the pipeline.
 set -eu
 [ $# -ge 1 ] && [ $# -le 2 ] || { echo "usage: $0 OUTDIR [--install]" >&2; exit 2; }
 install=0
@@ -70,7 +71,9 @@ stamp "tokenizer"
 printf 'And God said, Let there be light.' | "$gemma2" tokenize "$out/tokenizer.model" --plain
 
 stamp "training"
-$python "$here/train.py" "$out/kjv.txt" "$out/tokenizer.model" "$gemma2" "$out/gemma2-demo-kjv" 2>&1 |
+# TRAIN_STEPS=N trains N steps instead of train.py's 1,100: a quick check of the pipeline.
+$python "$here/train.py" "$out/kjv.txt" "$out/tokenizer.model" "$gemma2" "$out/gemma2-demo-kjv" \
+    ${TRAIN_STEPS:+--steps "$TRAIN_STEPS"} 2>&1 |
     tee "$out/train-output.txt"
 [ -f "$out/gemma2-demo-kjv/model.safetensors" ]
 
