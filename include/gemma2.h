@@ -106,8 +106,21 @@ GEMMA2_API uint32_t gemma2_digest_bytes(void);
 #define GEMMA2_TYPE_BF16 1
 #define GEMMA2_TYPE_Q8   2 /* int8 blocks of 32 with an f16 scale: 8.5 bits per weight */
 #define GEMMA2_TYPE_Q4   3 /* int4 blocks of 32 with an f16 scale: 4.5 bits per weight */
-/* Static name of a type ("f32", "bf16", "q8", "q4"), or "unknown". Since 1.0. */
+/* gemma2_tensor_info.file_type of a tensor read from a GGUF file: this base plus its
+ * ggml type id (GGUF's own numbering, e.g. 12 for Q4_K). Since 1.1. */
+#define GEMMA2_TYPE_GGUF_BASE 1000
+/* Static name of a type ("f32", "bf16", "q8", "q4"; for GEMMA2_TYPE_GGUF_BASE + t,
+ * GGUF's name of t, such as "Q4_K"), or "unknown". Since 1.0; GGUF names since 1.1. */
 GEMMA2_API const char *gemma2_type_name(int32_t type);
+
+/* What kind of file a model was opened from (gemma2_model_info.source). */
+#define GEMMA2_SOURCE_GEMMA2 0 /* this library's format: BLAKE2b digests in the file */
+#define GEMMA2_SOURCE_GGUF   1 /* GGUF (llama.cpp's format): no checksums; see docs/gguf.md */
+
+/* Where query_pre_attn_scalar came from (gemma2_model_info.qpas_source). */
+#define GEMMA2_QPAS_CONFIG          0 /* the file's config */
+#define GEMMA2_QPAS_HEAD_DIM        1 /* not in the file (GGUF): head_dim, as llama.cpp does */
+#define GEMMA2_QPAS_HIDDEN_PER_HEAD 2 /* not in the file (GGUF), 46 layers (27B): hidden / heads */
 
 /* Attention kinds of a layer. */
 #define GEMMA2_LAYER_GLOBAL 0 /* attends to every earlier position */
@@ -215,6 +228,9 @@ GEMMA2_API gemma2_status gemma2_session_options_init(gemma2_session_options *opt
  * used in place; compressed tensors are decompressed in parallel. Every size and
  * offset is validated, the header digest is always checked, and tensor digests are
  * checked unless GEMMA2_MODEL_SKIP_VERIFY is given.
+ * Since 1.1 it also opens GGUF files (recognised by their magic) of architecture
+ * "gemma2": hyperparameters and vocabulary from the metadata, tensors converted once
+ * into memory (block types to q8); see docs/gguf.md. GGUF has no checksums.
  *   path: file name (NUL-terminated). opts: NULL for defaults. *out: the new model.
  * @return GEMMA2_OK; GEMMA2_ERR_INVALID_ARGUMENT; GEMMA2_ERR_IO; GEMMA2_ERR_FORMAT;
  *         GEMMA2_ERR_VERSION; GEMMA2_ERR_CHECKSUM (the message names the tensor);
@@ -253,6 +269,13 @@ typedef struct gemma2_model_info {
     uint32_t compressed;     /* 1 if tensor data was zstd-compressed in the file */
     uint64_t file_size;      /* bytes */
     uint64_t weight_bytes;   /* bytes of tensor data in memory */
+    /* Since 1.1: */
+    uint32_t source;         /* GEMMA2_SOURCE_*; format_version is then that format's version */
+    uint32_t has_checksums;  /* 1: the file carries digests, checked at open unless
+                                GEMMA2_MODEL_SKIP_VERIFY; 0 (GGUF): digests were computed
+                                at open from what was loaded */
+    uint32_t qpas_source;    /* GEMMA2_QPAS_* */
+    uint32_t reserved;
 } gemma2_model_info;
 
 /* Zero-fills size bytes at info and sets info->struct_size = size.
@@ -275,7 +298,9 @@ GEMMA2_API gemma2_status gemma2_model_layer_kind(const gemma2_model *model, uint
                                                  int32_t *kind);
 
 /* The file digest: BLAKE2b-256 of the header region, which holds the config, the
- * metadata and every tensor's digest, so it identifies the whole model. Writes
+ * metadata and every tensor's digest, so it identifies the whole model. A GGUF file
+ * has no digests: its digest is computed at open over the config, the tokenizer and
+ * every converted tensor's digest (the same file always gives the same digest). Writes
  * GEMMA2_DIGEST_BYTES bytes to out (owned by the caller).
  * @return GEMMA2_OK; GEMMA2_ERR_BUFFER_TOO_SMALL (cap < GEMMA2_DIGEST_BYTES, nothing
  *         written); GEMMA2_ERR_INVALID_ARGUMENT. Thread-safe. Since 1.0. */
@@ -292,6 +317,10 @@ typedef struct gemma2_tensor_info {
     uint64_t stored_bytes;   /* bytes in the file */
     const char *name;        /* owned by the model, valid while it is open */
     uint8_t digest[GEMMA2_DIGEST_BYTES]; /* BLAKE2b-256 of the n_bytes in memory */
+    /* Since 1.1: */
+    int32_t file_type;       /* type in the file: type itself for gemma2 files, or
+                                GEMMA2_TYPE_GGUF_BASE + the GGUF type, converted at open */
+    uint32_t reserved;
 } gemma2_tensor_info;
 
 /* As gemma2_model_info_init, for tensor info. Since 1.0. */
@@ -312,6 +341,17 @@ GEMMA2_API gemma2_status gemma2_model_verify_tensor(const gemma2_model *model, u
  * @return GEMMA2_OK; GEMMA2_ERR_CHECKSUM; GEMMA2_ERR_INVALID_ARGUMENT;
  *         GEMMA2_ERR_OUT_OF_MEMORY; GEMMA2_ERR_SYSTEM. Thread-safe. Since 1.0. */
 GEMMA2_API gemma2_status gemma2_model_verify(const gemma2_model *model, int32_t n_threads);
+
+/* gemma2_model_save flags */
+#define GEMMA2_SAVE_COMPRESS 0x1u /* store each tensor as a zstd frame */
+
+/* Writes the model, as loaded, to path as a gemma2 model file (docs/format.md) with
+ * fresh digests: the tensors in their in-memory types, the config, the tokenizer. For
+ * a model opened from GGUF this is the conversion to this library's format. The file
+ * is written to a temporary name beside path and renamed when complete.
+ * @return GEMMA2_OK; GEMMA2_ERR_INVALID_ARGUMENT (NULL, unknown flags); GEMMA2_ERR_IO;
+ *         GEMMA2_ERR_OUT_OF_MEMORY. Thread-safe. Since 1.1. */
+GEMMA2_API gemma2_status gemma2_model_save(const gemma2_model *model, const char *path, uint32_t flags);
 
 /* ---- session ----------------------------------------------------------------- */
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Version, status strings, last error and constants. */
 #include "gemma2.h"
+#include "tensor/ggml_blocks.h"
 #include "runtime/error.h"
 
 uint32_t gemma2_version(void) { return GEMMA2_VERSION_NUMBER; }
@@ -53,6 +54,9 @@ const char *gemma2_type_name(int32_t type) {
     case GEMMA2_TYPE_BF16: return "bf16";
     case GEMMA2_TYPE_Q8: return "q8";
     case GEMMA2_TYPE_Q4: return "q4";
-    default: return "unknown";
+    default:
+        if (type >= GEMMA2_TYPE_GGUF_BASE && g2_ggml_type((uint32_t)(type - GEMMA2_TYPE_GGUF_BASE)))
+            return g2_ggml_type_name((uint32_t)(type - GEMMA2_TYPE_GGUF_BASE));
+        return "unknown";
     }
 }

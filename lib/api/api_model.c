@@ -61,8 +61,11 @@ static gemma2_model_info info_of(const gemma2_model *m) {
                                .pad_id = c->pad_id,
                                .n_tensors = m->n_tensors,
                                .compressed = (m->header_flags & G2_FLAG_COMPRESSED) != 0,
-                               .file_size = m->file.size,
-                               .weight_bytes = m->weight_bytes};
+                               .file_size = m->file_size,
+                               .weight_bytes = m->weight_bytes,
+                               .source = m->source,
+                               .has_checksums = m->source == GEMMA2_SOURCE_GEMMA2,
+                               .qpas_source = m->qpas_source};
 }
 
 gemma2_status gemma2_model_info_init(gemma2_model_info *info, size_t size) {
@@ -123,7 +126,8 @@ gemma2_status gemma2_model_tensor_info(const gemma2_model *model, uint32_t index
                                .compressed = t->compressed,
                                .n_bytes = t->n_bytes,
                                .stored_bytes = t->stored_bytes,
-                               .name = t->name};
+                               .name = t->name,
+                               .file_type = (int32_t)t->file_type};
     memcpy(full.dims, t->dims, sizeof full.dims);
     memcpy(full.digest, t->digest, sizeof full.digest);
     return g2_struct_write(info, &full, sizeof full, "gemma2_tensor_info");
@@ -142,4 +146,12 @@ gemma2_status gemma2_model_verify(const gemma2_model *model, int32_t n_threads) 
     CHECK_ARG(model, "gemma2_model_verify: model is NULL");
     CHECK_ARG(n_threads >= 0 && n_threads <= G2_MAX_THREADS, "n_threads %d is out of range", (int)n_threads);
     return g2_model_verify_all(model, n_threads);
+}
+
+gemma2_status gemma2_model_save(const gemma2_model *model, const char *path, uint32_t flags) {
+    g2_error_clear();
+    CHECK_ARG(model && path, "gemma2_model_save: NULL argument");
+    if (flags & ~(uint32_t)GEMMA2_SAVE_COMPRESS)
+        return g2_error(GEMMA2_ERR_INVALID_ARGUMENT, "gemma2_model_save: unknown flags 0x%x", (unsigned)flags);
+    return g2_model_save(model, path, flags);
 }

@@ -98,10 +98,9 @@ gemma2_status g2_model_read_directory(gemma2_model *m, const g2_file_header *h) 
     m->tensors = g2_calloc(n, sizeof *m->tensors);
     m->names = g2_calloc(n, G2_TENSOR_NAME_MAX);
     m->by_name = g2_calloc(n, sizeof *m->by_name);
-    const char **sorted = g2_calloc(n, sizeof *sorted);
     stored_span *by_offset = g2_calloc(n, sizeof *by_offset);
     gemma2_status st = GEMMA2_OK;
-    if (!m->tensors || !m->names || !m->by_name || !sorted || !by_offset) {
+    if (!m->tensors || !m->names || !m->by_name || !by_offset) {
         st = g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory reading %u tensor entries", (unsigned)n);
         goto done;
     }
@@ -124,8 +123,8 @@ gemma2_status g2_model_read_directory(gemma2_model *m, const g2_file_header *h) 
         t->compressed = e.compression == G2_COMPRESS_ZSTD;
         t->data = t->compressed ? NULL : m->file.data + t->file_offset;
         memcpy(t->digest, e.digest, G2_DIGEST_LEN);
+        t->file_type = t->type;
         m->weight_bytes += t->n_bytes;
-        sorted[i] = name;
         by_offset[i] = (stored_span){t->file_offset, t->stored_bytes, i};
     }
     int any_compressed = 0;
@@ -136,14 +135,8 @@ gemma2_status g2_model_read_directory(gemma2_model *m, const g2_file_header *h) 
         goto done;
     }
     /* Names are unique; stored ranges do not overlap. */
-    qsort(sorted, n, sizeof *sorted, cmp_names);
-    for (uint32_t i = 0; i < n; i++) {
-        m->by_name[i] = (uint32_t)((sorted[i] - m->names) / G2_TENSOR_NAME_MAX);
-        if (i > 0 && strcmp(sorted[i - 1], sorted[i]) == 0) {
-            st = g2_error(GEMMA2_ERR_FORMAT, "tensor name '%s' appears twice", sorted[i]);
-            goto done;
-        }
-    }
+    if ((st = g2_model_index_names(m)) != GEMMA2_OK)
+        goto done;
     qsort(by_offset, n, sizeof *by_offset, cmp_by_offset);
     for (uint32_t i = 1; i < n; i++) {
         const stored_span *a = &by_offset[i - 1], *b = &by_offset[i];
@@ -154,8 +147,25 @@ gemma2_status g2_model_read_directory(gemma2_model *m, const g2_file_header *h) 
         }
     }
 done:
-    free(sorted);
     free(by_offset);
+    return st;
+}
+
+gemma2_status g2_model_index_names(gemma2_model *m) {
+    const uint32_t n = m->n_tensors;
+    const char **sorted = g2_calloc(n, sizeof *sorted);
+    if (!sorted)
+        return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory indexing %u tensors", (unsigned)n);
+    for (uint32_t i = 0; i < n; i++)
+        sorted[i] = m->tensors[i].name;
+    qsort(sorted, n, sizeof *sorted, cmp_names);
+    gemma2_status st = GEMMA2_OK;
+    for (uint32_t i = 0; i < n && st == GEMMA2_OK; i++) {
+        m->by_name[i] = (uint32_t)((sorted[i] - m->names) / G2_TENSOR_NAME_MAX);
+        if (i > 0 && strcmp(sorted[i - 1], sorted[i]) == 0)
+            st = g2_error(GEMMA2_ERR_FORMAT, "tensor name '%s' appears twice", sorted[i]);
+    }
+    free(sorted);
     return st;
 }
 
@@ -188,14 +198,14 @@ static void unpack_task(void *p, int thread_index, int n_threads) {
     ZSTD_freeDCtx(dctx);
 }
 
-gemma2_status g2_model_unpack(gemma2_model *m, int n_threads) {
+gemma2_status g2_model_alloc_tensors(gemma2_model *m, int only_compressed) {
     uint64_t total = 0;
     for (uint32_t i = 0; i < m->n_tensors; i++) {
         const g2_tensor *t = &m->tensors[i];
-        if (t->compressed) {
+        if (t->compressed || !only_compressed) {
             uint64_t padded = (t->n_bytes + G2_TENSOR_ALIGN - 1) / G2_TENSOR_ALIGN * G2_TENSOR_ALIGN;
-            if (padded > (uint64_t)SIZE_MAX - total)
-                return g2_error(GEMMA2_ERR_FORMAT, "compressed tensors are too large in total");
+            if (padded > (uint64_t)SIZE_MAX / 2 - total)
+                return g2_error(GEMMA2_ERR_FORMAT, "tensors are too large in total");
             total += padded;
         }
     }
@@ -205,24 +215,31 @@ gemma2_status g2_model_unpack(gemma2_model *m, int n_threads) {
                     ? MAP_FAILED
                     : mmap(NULL, (size_t)total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (buf == MAP_FAILED)
-        return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory for %llu bytes of decompressed tensors",
+        return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory for %llu bytes of tensors in memory",
                         (unsigned long long)total);
     m->unpacked = buf;
     m->unpacked_size = (size_t)total;
     uint64_t at = 0;
     for (uint32_t i = 0; i < m->n_tensors; i++) {
         g2_tensor *t = &m->tensors[i];
-        if (t->compressed) {
+        if (t->compressed || !only_compressed) {
             t->data = (uint8_t *)buf + at;
             at += (t->n_bytes + G2_TENSOR_ALIGN - 1) / G2_TENSOR_ALIGN * G2_TENSOR_ALIGN;
         }
     }
+    return GEMMA2_OK;
+}
+
+gemma2_status g2_model_unpack(gemma2_model *m, int n_threads) {
+    gemma2_status st = g2_model_alloc_tensors(m, 1);
+    if (st != GEMMA2_OK || !m->unpacked)
+        return st;
     unpack_job job = {.m = m, .status = g2_calloc(m->n_tensors, sizeof(gemma2_status))};
     if (!job.status)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory decompressing tensors");
     atomic_init(&job.next, 0);
     g2_pool *pool;
-    gemma2_status st = g2_pool_create(g2_threads_resolve(n_threads), &pool);
+    st = g2_pool_create(g2_threads_resolve(n_threads), &pool);
     if (st == GEMMA2_OK) {
         g2_pool_run(pool, unpack_task, &job);
         g2_pool_destroy(pool);

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <zstd.h>
 
+#include "model/gguf_model.h"
 #include "model/model.h"
 #include "runtime/alloc.h"
 #include "runtime/error.h"
@@ -90,12 +91,7 @@ static gemma2_status bad_config(const char *field, uint64_t value) {
 
 static int finite_positive(float x) { return x > 0.0f && x < 1e30f; }
 
-static gemma2_status read_config(gemma2_model *m, const g2_file_header *h) {
-    if (h->config_size < sizeof(g2_file_config))
-        return g2_error(GEMMA2_ERR_FORMAT, "config section is too small (%llu bytes)",
-                        (unsigned long long)h->config_size);
-    g2_file_config *c = &m->cfg;
-    memcpy(c, m->file.data + h->config_offset, sizeof *c);
+gemma2_status g2_config_validate(const g2_file_config *c) {
     const struct {
         const char *name;
         uint32_t v, max;
@@ -136,6 +132,18 @@ static gemma2_status read_config(gemma2_model *m, const g2_file_header *h) {
                         (unsigned)c->flags);
     if (c->activation != G2_ACT_GELU_TANH)
         return g2_error(GEMMA2_ERR_FORMAT, "config activation %u is not supported", (unsigned)c->activation);
+    return GEMMA2_OK;
+}
+
+static gemma2_status read_config(gemma2_model *m, const g2_file_header *h) {
+    if (h->config_size < sizeof(g2_file_config))
+        return g2_error(GEMMA2_ERR_FORMAT, "config section is too small (%llu bytes)",
+                        (unsigned long long)h->config_size);
+    g2_file_config *c = &m->cfg;
+    memcpy(c, m->file.data + h->config_offset, sizeof *c);
+    gemma2_status st = g2_config_validate(c);
+    if (st != GEMMA2_OK)
+        return st;
     if (h->config_size != sizeof *c + c->n_layers)
         return g2_error(GEMMA2_ERR_FORMAT, "config section is %llu bytes, expected %llu for %u layers",
                         (unsigned long long)h->config_size, (unsigned long long)(sizeof *c + c->n_layers),
@@ -225,6 +233,19 @@ gemma2_status g2_model_load(const char *path, int n_threads, uint32_t flags, con
     gemma2_status st = g2_file_map(path, (flags & GEMMA2_MODEL_NO_MMAP) != 0, &m->file);
     if (st != GEMMA2_OK)
         goto fail;
+    m->file_size = m->file.size;
+    if (g2_gguf_is_gguf(m->file.data, m->file.size)) {
+        if ((st = g2_model_load_gguf(m, n_threads)) != GEMMA2_OK)
+            goto fail;
+        if (expected_digest && sodium_memcmp(m->digest, expected_digest, G2_DIGEST_LEN) != 0) {
+            st = g2_error(GEMMA2_ERR_CHECKSUM, "'%s' is not the expected model (its digest differs)", path);
+            goto fail;
+        }
+        g2_file_unmap(&m->file); /* every tensor was converted into memory of its own */
+        goto bind;
+    }
+    m->source = GEMMA2_SOURCE_GEMMA2;
+    m->qpas_source = GEMMA2_QPAS_CONFIG;
     g2_file_header h;
     if (m->file.size < sizeof h) {
         st = g2_error(GEMMA2_ERR_FORMAT, "'%s' is too small (%llu bytes) to be a gemma2 model file", path,
@@ -255,6 +276,7 @@ gemma2_status g2_model_load(const char *path, int n_threads, uint32_t flags, con
         goto fail;
     if (!(flags & GEMMA2_MODEL_SKIP_VERIFY) && (st = g2_model_verify_all(m, n_threads)) != GEMMA2_OK)
         goto fail;
+bind:
     if ((st = g2_model_bind(m)) != GEMMA2_OK)
         goto fail;
     *out = m;

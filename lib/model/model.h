@@ -22,6 +22,7 @@ typedef struct g2_tensor {
     uint64_t file_offset; /* absolute offset of the stored bytes */
     uint32_t compressed;
     const void *data; /* raw bytes: in the mapping, or in the unpacked buffer */
+    uint32_t file_type; /* type in the file: G2_TYPE_*, or G2_FILE_TYPE_GGUF(ggml type) */
     uint8_t digest[G2_DIGEST_LEN];
 } g2_tensor;
 
@@ -39,9 +40,15 @@ typedef struct g2_layer {
     g2_matrix q, k, v, o, gate, up, down;
 } g2_layer;
 
+/* gemma2_tensor_info.file_type of a GGUF tensor */
+#define G2_FILE_TYPE_GGUF(ggml_type) ((uint32_t)GEMMA2_TYPE_GGUF_BASE + (ggml_type))
+
 struct gemma2_model {
     atomic_int refs; /* the opener's reference + one per session */
-    uint32_t format_version;
+    uint32_t source;      /* GEMMA2_SOURCE_* */
+    uint32_t qpas_source; /* GEMMA2_QPAS_*: where query_pre_attn_scalar came from */
+    uint64_t file_size;
+    uint32_t format_version; /* of the gemma2 format, or of GGUF */
     uint32_t header_flags;
     g2_file_config cfg;
     uint8_t *layer_kind; /* [n_layers] G2_LAYER_* */
@@ -69,12 +76,23 @@ gemma2_status g2_model_load(const char *path, int n_threads, uint32_t flags, con
                             gemma2_model **out);
 void g2_model_free(gemma2_model *model);
 
+/* Range checks of a config however it was read (loader.c). */
+gemma2_status g2_config_validate(const g2_file_config *c);
+
 /* Directory: parse and validate entries (directory.c). */
 gemma2_status g2_model_read_directory(gemma2_model *m, const g2_file_header *h);
+/* One anonymous mapping for the tensors held in memory (the compressed ones, or all),
+ * each 64-byte aligned; sets their data pointers (directory.c). */
+gemma2_status g2_model_alloc_tensors(gemma2_model *m, int only_compressed);
 /* Decompresses zstd-stored tensors in parallel (directory.c). */
 gemma2_status g2_model_unpack(gemma2_model *m, int n_threads);
+/* Fills by_name from the tensors' names, rejecting duplicates (directory.c). */
+gemma2_status g2_model_index_names(gemma2_model *m);
 /* Points layers and matrices at their tensors, checking shapes and types. */
 gemma2_status g2_model_bind(gemma2_model *m);
+
+/* Writes m as a gemma2 model file (save.c). */
+gemma2_status g2_model_save(const gemma2_model *m, const char *path, uint32_t flags);
 
 /* Digests (verify.c). */
 gemma2_status g2_tensor_verify(const g2_tensor *t);

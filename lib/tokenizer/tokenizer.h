@@ -46,6 +46,8 @@ struct gemma2_tokenizer {
 /* Parses and indexes a blob (copied; the caller keeps its buffer). */
 gemma2_status g2_tokenizer_load(const void *blob, size_t size, gemma2_tokenizer **out);
 void g2_tokenizer_free(gemma2_tokenizer *tok);
+/* The blob that loads back to tok (serialize.c); *blob is malloc'd. */
+gemma2_status g2_tokenizer_serialize(const gemma2_tokenizer *tok, uint8_t **blob, size_t *size);
 
 /* Whether a piece may be an initial symbol: not special, not a reserved kind. */
 int g2_piece_starts_word(const g2_piece *p);

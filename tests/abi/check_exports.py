@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 """The shared library exports exactly lib/gemma2.symbols (every function of
-include/gemma2.h, versioned GEMMA2_1.0, nothing else) and has SONAME libgemma2.so.1.
+include/gemma2.h, nothing else), each under the symbol version its header comment
+names ("Since 1.1" → GEMMA2_1.1), and has SONAME libgemma2.so.1.
 usage: check_exports.py LIBRARY SYMBOLS_FILE HEADER"""
 import re
 import subprocess
@@ -18,11 +19,18 @@ def main():
         extra = sorted(set(exported) - set(expected))
         missing = sorted(set(expected) - set(exported))
         failures.append(f"exports differ from {symbols_file}: extra {extra}, missing {missing}")
-    declared = set(re.findall(r"GEMMA2_API[^;]*?\b(gemma2_\w+)\s*\(", open(header).read(), re.S))
-    versioned = {s.split("@")[0] for s in exported if "@@GEMMA2_1.0" in s}
-    if declared != versioned:
-        failures.append(f"header functions vs exports: only declared {sorted(declared - versioned)}, "
-                        f"only exported {sorted(versioned - declared)}")
+    text = open(header).read()
+    declared = {}
+    for m in re.finditer(r"GEMMA2_API[^;]*?\b(gemma2_\w+)\s*\(", text, re.S):
+        since = re.findall(r"\bSince (\d+\.\d+)", text[:m.start(1)])
+        declared[m.group(1)] = "GEMMA2_" + since[-1] if since else None
+    versioned = {s.split("@")[0]: s.split("@@")[-1] for s in exported if "@@GEMMA2_" in s}
+    if set(declared) != set(versioned):
+        failures.append(f"header functions vs exports: only declared {sorted(set(declared) - set(versioned))}, "
+                        f"only exported {sorted(set(versioned) - set(declared))}")
+    for name in sorted(set(declared) & set(versioned)):
+        if declared[name] != versioned[name]:
+            failures.append(f"{name} is exported as {versioned[name]}, its header comment says {declared[name]}")
     dyn = subprocess.run(["readelf", "-d", lib], check=True, capture_output=True, text=True).stdout
     soname = re.search(r"\(SONAME\)\s+Library soname: \[([^\]]+)\]", dyn)
     if not soname or soname.group(1) != "libgemma2.so.1":

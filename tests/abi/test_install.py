@@ -30,7 +30,7 @@ def main():
         dest = os.path.join(tmp, 'dest')
         run([meson, 'install', '-C', build, '--destdir', dest, '--no-rebuild', '--quiet'])
         found = {}
-        for name in ('libgemma2.so', 'libgemma2.so.1', 'libgemma2.so.1.0.0', 'gemma2.h', 'gemma2.pc', 'gemma2'):
+        for name in ('libgemma2.so', 'libgemma2.so.1', 'libgemma2.so.1.1.0', 'gemma2.h', 'gemma2.pc', 'gemma2'):
             hits = glob.glob(os.path.join(dest, '**', name), recursive=True)
             if len(hits) != 1:
                 sys.exit('FAIL: %s installed %d times: %s' % (name, len(hits), hits))

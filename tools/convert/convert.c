@@ -3,7 +3,7 @@
  * (model/layout.h), then streams its tensors, converted to the output type, into a
  * format v1 file. Only one chunk of weights is in memory at a time. */
 #include "convert.h"
-#include "errbuf.h"
+#include "runtime/errbuf.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -18,7 +18,7 @@
 #include "gemma2.h"
 #include "hf_checkpoint.h"
 #include "model/layout.h"
-#include "model_writer.h"
+#include "model/writer.h"
 #include "synthetic.h"
 #include "tensor/quant.h"
 #include "tokenizer/blob.h"
@@ -30,10 +30,13 @@
 static const char usage_text[] =
     "usage: gemma2 convert SRC_DIR OUT [--dtype f32|bf16|q8|q4] [--embed-dtype TYPE]\n"
     "                      [--compress]\n"
+    "       gemma2 convert IN.gguf OUT [--compress]\n"
     "\n"
     "Converts a Hugging Face Gemma 2 checkpoint folder (config.json and\n"
     "model.safetensors, or shards with model.safetensors.index.json) into a gemma2\n"
-    "model file OUT.\n"
+    "model file OUT. Given a GGUF file instead, writes OUT with the tensors as gemma2\n"
+    "loads them (f32 and bf16 kept, F16 as f32, block types as q8; docs/gguf.md) and\n"
+    "adds the checksums GGUF lacks.\n"
     "\n"
     "  --dtype TYPE      type of the weight matrices: f32 or bf16 (lossless; the\n"
     "                    default is f32 if any source matrix is F32 or F16, bf16 if\n"
@@ -462,6 +465,31 @@ out:
     return rc;
 }
 
+/* A GGUF file: opened by the library, which converts its tensors at open, then saved. */
+static int convert_gguf(const char *in, const char *out, int compress, char *err, size_t cap) {
+    struct stat st;
+    if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+        return g2_fail(err, cap, "%s is a directory; OUT must be a file name", out);
+    gemma2_model *m = NULL;
+    gemma2_status rc = gemma2_model_open(in, NULL, &m);
+    if (rc == GEMMA2_OK)
+        rc = gemma2_model_save(m, out, compress ? GEMMA2_SAVE_COMPRESS : 0);
+    if (rc != GEMMA2_OK) {
+        g2_fail(err, cap, "%s: %s", in, gemma2_last_error());
+        gemma2_model_close(m);
+        return -1;
+    }
+    gemma2_model_info mi;
+    gemma2_model_info_init(&mi, sizeof mi);
+    gemma2_model_get_info(m, &mi);
+    if (isatty(STDERR_FILENO))
+        fprintf(stderr, "gemma2 convert: wrote %s: %u tensors, %.1f MB of %s weights%s\n", out,
+                (unsigned)mi.n_tensors, (double)mi.weight_bytes / 1e6, gemma2_type_name(mi.weight_type),
+                compress ? " (zstd)" : "");
+    gemma2_model_close(m);
+    return 0;
+}
+
 int g2_cli_convert(int argc, char **argv) {
     if (g2_synthetic_requested(argc, argv))
         return g2_cli_convert_synthetic(argc, argv);
@@ -514,6 +542,17 @@ int g2_cli_convert(int argc, char **argv) {
         return usage_error("convert needs SRC_DIR and OUT");
 
     char err[1024];
+    struct stat src_stat;
+    if (stat(src, &src_stat) == 0 && S_ISREG(src_stat.st_mode)) {
+        if (dtype >= 0 || embed_dtype >= 0)
+            return usage_error("--dtype and --embed-dtype are for checkpoint folders; a GGUF file keeps "
+                               "the types it loads as");
+        if (convert_gguf(src, out, compress, err, sizeof err) != 0) {
+            fprintf(stderr, "gemma2 convert: error: %s\n", err);
+            return 1;
+        }
+        return 0;
+    }
     progress p = {.enabled = isatty(STDERR_FILENO)};
     if (convert(src, out, dtype, embed_dtype, compress, &p, err, sizeof err) != 0) {
         progress_clear(&p);

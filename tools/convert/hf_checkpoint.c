@@ -2,7 +2,7 @@
 /* Hugging Face checkpoint folder reader. Defaults follow transformers'
  * Gemma2Config, so a config.json that omits a field means what it means there. */
 #include "hf_checkpoint.h"
-#include "errbuf.h"
+#include "runtime/errbuf.h"
 
 #include <errno.h>
 #include <float.h>

@@ -4,7 +4,7 @@
  *    "__metadata__": {...}}
  * then the data section, to which data_offsets are relative. */
 #include "safetensors.h"
-#include "errbuf.h"
+#include "runtime/errbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -21,10 +21,10 @@
 #include <unistd.h>
 
 #include "convert.h"
-#include "errbuf.h"
+#include "runtime/errbuf.h"
 #include "gemma2.h"
 #include "model/layout.h"
-#include "model_writer.h"
+#include "model/writer.h"
 #include "tensor/quant.h"
 #include "tokenizer/blob.h"
 #include "tokenizer_import.h"

@@ -3,8 +3,8 @@
  * what the blob can express is accepted: a BPE model whose normalizer maps ' ' to
  * '▁' (optionally after prepending '▁'), with no pre-tokenizer. Anything else would
  * tokenize differently, so it is an error rather than an approximation. */
-#include "errbuf.h"
-#include "tok_blob_writer.h"
+#include "runtime/errbuf.h"
+#include "tok_import.h"
 
 #include <jansson.h>
 #include <stdio.h>

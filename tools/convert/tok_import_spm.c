@@ -5,8 +5,8 @@
  * known field with the wrong wire type is an error. Only BPE models without
  * normalization rules are accepted; their merges are derived from the pieces
  * (every piece p = a + b of two pieces gives a merge ranked by p's score). */
-#include "errbuf.h"
-#include "tok_blob_writer.h"
+#include "runtime/errbuf.h"
+#include "tok_import.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -265,50 +265,6 @@ static int check_spec(const g2_tok_builder *b, const spm_spec *s, char *err, siz
     return 0;
 }
 
-static int cmp_desc(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x < y) - (x > y);
-}
-
-static int mergeable(const g2_tok_builder *b, int32_t id) {
-    return id >= 0 && (b->type[id] == G2_PIECE_NORMAL || b->type[id] == G2_PIECE_USER_DEFINED);
-}
-
-/* For every mergeable piece p and split p = a + b at a character boundary with a, b
- * mergeable: merge (a, b) → p; rank = dense rank of p's score among the merge
- * results, highest score first, so that ties stay ties (leftmost wins). */
-static int derive_merges(g2_tok_builder *b, const float *scores, char *err, size_t cap) {
-    for (uint32_t id = 0; id < b->n; id++) {
-        if (!mergeable(b, (int32_t)id))
-            continue;
-        const char *s = b->text + b->off[id];
-        for (size_t at = 1; at < b->len[id]; at++) {
-            if (((unsigned char)s[at] & 0xc0) == 0x80)
-                continue; /* inside a UTF-8 sequence */
-            int32_t l = g2_tok_builder_find(b, s, at), r = g2_tok_builder_find(b, s + at, b->len[id] - at);
-            if (mergeable(b, l) && mergeable(b, r) &&
-                g2_tok_builder_add_merge(b, (uint32_t)l, (uint32_t)r, id, 0, err, cap) != 0)
-                return -1;
-        }
-    }
-    float *distinct = malloc((b->n_merges ? b->n_merges : 1) * sizeof *distinct);
-    if (!distinct)
-        return g2_fail(err, cap, "out of memory");
-    for (size_t i = 0; i < b->n_merges; i++)
-        distinct[i] = scores[b->merges[i].result];
-    qsort(distinct, b->n_merges, sizeof *distinct, cmp_desc);
-    size_t u = 0;
-    for (size_t i = 0; i < b->n_merges; i++)
-        if (u == 0 || distinct[i] != distinct[u - 1])
-            distinct[u++] = distinct[i];
-    for (size_t i = 0; i < b->n_merges; i++) {
-        const float *hit = bsearch(&scores[b->merges[i].result], distinct, u, sizeof *distinct, cmp_desc);
-        b->merges[i].rank = (uint32_t)(hit - distinct); /* always found: every score was collected */
-    }
-    free(distinct);
-    return 0;
-}
-
 /* A declared id must be a piece or -1 (none); -1 lets the builder look up the name. */
 static int set_ids(g2_tok_builder *b, const spm_spec *s, char *err, size_t cap) {
     static const char *const names[] = {"unk_id", "bos_id", "eos_id", "pad_id"};
@@ -342,7 +298,7 @@ int g2_tok_read_spm(g2_tok_builder *b, const char *src, const uint8_t *data, siz
         return g2_fail(err, cap, "out of memory");
     int rc = -1;
     if (read_model(r, 1, &spec, &n, b, scores) != 0 || g2_tok_builder_index(b, err, cap) != 0 ||
-        set_ids(b, &spec, err, cap) != 0 || derive_merges(b, scores, err, cap) != 0)
+        set_ids(b, &spec, err, cap) != 0 || g2_tok_builder_merges_from_scores(b, scores, err, cap) != 0)
         goto out;
     /* SentencePiece matches user-defined pieces in text as units; it never parses a
      * control piece (<bos>, <eos>) out of text, so those stay ordinary characters. */

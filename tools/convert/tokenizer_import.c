@@ -3,8 +3,8 @@
  * files, and applying tokenizer_config.json, which only marks pieces special and
  * names the bos/eos/pad/unk tokens. */
 #include "tokenizer_import.h"
-#include "errbuf.h"
-#include "tok_blob_writer.h"
+#include "runtime/errbuf.h"
+#include "tok_import.h"
 
 #include <errno.h>
 #include <jansson.h>

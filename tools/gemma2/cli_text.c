@@ -12,11 +12,12 @@
 
 static const unsigned char model_magic[4] = {0x89, 'G', '2', 'M'};
 
-/* 1 if path starts with a gemma2 model file's magic. */
+/* 1 if path starts with the magic of a gemma2 model file or a GGUF file. */
 static int is_model_file(const char *path) {
     FILE *f = fopen(path, "rb");
     unsigned char head[sizeof model_magic];
-    int yes = f && fread(head, 1, sizeof head, f) == sizeof head && !memcmp(head, model_magic, sizeof head);
+    int yes = f && fread(head, 1, sizeof head, f) == sizeof head &&
+              (!memcmp(head, model_magic, sizeof head) || !memcmp(head, "GGUF", 4));
     if (f)
         fclose(f);
     return yes;

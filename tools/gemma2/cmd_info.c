@@ -10,7 +10,9 @@ static const char usage[] =
     "       gemma2 info --cpu\n"
     "  --cpu  the CPU features seen and the kernel table chosen (GEMMA2_ISA may lower it)\n"
     "  Prints the model's config, every tensor (type, shape, bytes) and the file digest.\n"
-    "  Digests are not checked here: use `gemma2 verify MODEL`.\n";
+    "  Digests are not checked here: use `gemma2 verify MODEL`. MODEL may be a GGUF\n"
+    "  file: then the tensors' GGUF types are shown, and where query_pre_attn_scalar\n"
+    "  came from (GGUF does not store it).\n";
 
 static void print_hex(const uint8_t *b, size_t n) {
     for (size_t i = 0; i < n; i++)
@@ -50,8 +52,12 @@ int cmd_info(int argc, char **argv) {
     gemma2_model_info mi;
     gemma2_model_info_init(&mi, sizeof mi);
     gemma2_model_get_info(m, &mi);
-    printf("file:                  %s (%llu bytes, format v%u%s)\n", path, (unsigned long long)mi.file_size,
-           (unsigned)mi.format_version, mi.compressed ? ", zstd-compressed tensors" : "");
+    const int gguf = mi.source == GEMMA2_SOURCE_GGUF;
+    printf("file:                  %s (%llu bytes, %s v%u%s)\n", path, (unsigned long long)mi.file_size,
+           gguf ? "GGUF" : "format", (unsigned)mi.format_version, mi.compressed ? ", zstd-compressed tensors" : "");
+    printf("checksums:             %s\n", mi.has_checksums
+                                              ? "BLAKE2b-256 per tensor, in the file"
+                                              : "none in the file (GGUF); digests below were computed at open");
     printf("vocab_size:            %u\nhidden_size:           %u\nlayers:                %u\n",
            (unsigned)mi.vocab_size, (unsigned)mi.hidden_size, (unsigned)mi.n_layers);
     printf("heads / kv heads:      %u / %u\nhead_dim:              %u\nffn_size:              %u\n",
@@ -65,8 +71,14 @@ int cmd_info(int argc, char **argv) {
         putchar(kind == GEMMA2_LAYER_LOCAL ? 'L' : 'G');
     }
     printf("  (L = local sliding window, G = global)\n");
-    printf("rms_norm_eps:          %g\nrope_theta:            %g\nquery_pre_attn_scalar: %g\n",
-           (double)mi.rms_norm_eps, (double)mi.rope_theta, (double)mi.query_pre_attn_scalar);
+    static const char *const qpas_from[] = {
+        [GEMMA2_QPAS_CONFIG] = "",
+        [GEMMA2_QPAS_HEAD_DIM] = "  (not in GGUF: head_dim, as llama.cpp takes it)",
+        [GEMMA2_QPAS_HIDDEN_PER_HEAD] = "  (not in GGUF: hidden / heads for 46 layers (27B), as llama.cpp takes it)",
+    };
+    printf("rms_norm_eps:          %g\nrope_theta:            %g\nquery_pre_attn_scalar: %g%s\n",
+           (double)mi.rms_norm_eps, (double)mi.rope_theta, (double)mi.query_pre_attn_scalar,
+           mi.qpas_source <= GEMMA2_QPAS_HIDDEN_PER_HEAD ? qpas_from[mi.qpas_source] : "");
     printf("attn_softcap:          %g\nfinal_softcap:         %g\n", (double)mi.attn_softcap,
            (double)mi.final_softcap);
     printf("bos / eos / pad:       %d / %d / %d\n", (int)mi.bos_id, (int)mi.eos_id, (int)mi.pad_id);
@@ -99,6 +111,8 @@ int cmd_info(int argc, char **argv) {
                (unsigned long long)ti.n_bytes);
         if (ti.compressed)
             printf(" (%llu stored)", (unsigned long long)ti.stored_bytes);
+        if (ti.file_type != ti.type)
+            printf(" (%s in the file)", gemma2_type_name(ti.file_type));
         putchar('\n');
     }
     gemma2_model_close(m);

@@ -57,6 +57,16 @@ TYPE_F32 = 0
 TYPE_BF16 = 1
 TYPE_Q8 = 2
 TYPE_Q4 = 3
+TYPE_GGUF_BASE = 1000
+
+SOURCE_GEMMA2 = 0
+SOURCE_GGUF = 1
+
+QPAS_CONFIG = 0
+QPAS_HEAD_DIM = 1
+QPAS_HIDDEN_PER_HEAD = 2
+
+SAVE_COMPRESS = 0x1
 
 LAYER_GLOBAL = 0
 LAYER_LOCAL = 1
@@ -169,6 +179,10 @@ class gemma2_model_info(Structure):
         ('compressed', c_uint32),
         ('file_size', c_uint64),
         ('weight_bytes', c_uint64),
+        ('source', c_uint32),
+        ('has_checksums', c_uint32),
+        ('qpas_source', c_uint32),
+        ('reserved', c_uint32),
     ]
 
 
@@ -183,6 +197,8 @@ class gemma2_tensor_info(Structure):
         ('stored_bytes', c_uint64),
         ('name', c_char_p),
         ('digest', c_uint8 * DIGEST_BYTES),
+        ('file_type', c_int32),
+        ('reserved', c_uint32),
     ]
 
 
@@ -271,6 +287,7 @@ _PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     'gemma2_model_tensor_info': (c_int32, [_P, c_uint32, POINTER(gemma2_tensor_info)]),
     'gemma2_model_verify_tensor': (c_int32, [_P, c_uint32]),
     'gemma2_model_verify': (c_int32, [_P, c_int32]),
+    'gemma2_model_save': (c_int32, [_P, c_char_p, c_uint32]),
     # session
     'gemma2_session_new': (c_int32, [_P, POINTER(gemma2_session_options), POINTER(_P)]),
     'gemma2_session_free': (None, [_P]),

@@ -46,6 +46,9 @@ class ModelInfo:
     compressed: bool
     file_size: int
     weight_bytes: int
+    source: str  # "gemma2" (this library's format) or "gguf"
+    has_checksums: bool  # False for GGUF: digests were computed at open
+    qpas_source: str  # query_pre_attn_scalar from "config", or derived: "head_dim", "hidden_per_head"
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,11 @@ class TensorInfo:
     n_bytes: int
     stored_bytes: int
     digest: bytes
+    file_type: str  # the type in the file: as type, or GGUF's name ("Q4_K") for GGUF files
+
+
+_QPAS_SOURCES = {_ffi.QPAS_CONFIG: 'config', _ffi.QPAS_HEAD_DIM: 'head_dim',
+                 _ffi.QPAS_HIDDEN_PER_HEAD: 'hidden_per_head'}
 
 
 class Model:
@@ -95,10 +103,12 @@ class Model:
             info = _ffi.gemma2_model_info()
             check(lib.gemma2_model_info_init(byref(info), ctypes.sizeof(info)))
             check(lib.gemma2_model_get_info(self._h, byref(info)))
+            convert = {'weight_type': type_name, 'compressed': bool, 'has_checksums': bool,
+                       'source': lambda v: 'gguf' if v == _ffi.SOURCE_GGUF else 'gemma2',
+                       'qpas_source': lambda v: _QPAS_SOURCES.get(v, 'unknown')}
             self._info = ModelInfo(**{
-                name: (type_name(getattr(info, name)) if name == 'weight_type' else
-                       bool(getattr(info, name)) if name == 'compressed' else getattr(info, name))
-                for name, _ in _ffi.gemma2_model_info._fields_ if name != 'struct_size'})
+                name: convert.get(name, lambda v: v)(getattr(info, name))
+                for name, _ in _ffi.gemma2_model_info._fields_ if name not in ('struct_size', 'reserved')})
             dig = (c_uint8 * _ffi.DIGEST_BYTES)()
             check(lib.gemma2_model_digest(self._h, dig, len(dig)))
             self._digest = bytes(dig)
@@ -226,8 +236,14 @@ class Model:
             out.append(TensorInfo(index=i, name=(ti.name or b'').decode('utf-8', 'replace'),
                                   type=type_name(ti.type), dims=tuple(ti.dims[:ti.n_dims]),
                                   compressed=bool(ti.compressed), n_bytes=ti.n_bytes,
-                                  stored_bytes=ti.stored_bytes, digest=bytes(ti.digest)))
+                                  stored_bytes=ti.stored_bytes, digest=bytes(ti.digest),
+                                  file_type=type_name(ti.file_type)))
         return out
+
+    def save(self, path: PathLike, compress: bool = False) -> None:
+        """Writes the model as loaded to a gemma2 model file with fresh digests (for a
+        GGUF model: the conversion to gemma2's format)."""
+        check(lib.gemma2_model_save(self._require(), _path(path), _ffi.SAVE_COMPRESS if compress else 0))
 
     def verify(self, threads: int = 0) -> None:
         """Re-checks every tensor digest (ChecksumError names the first bad tensor)."""

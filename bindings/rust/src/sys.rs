@@ -72,6 +72,16 @@ pub const GEMMA2_TYPE_F32: i32 = 0;
 pub const GEMMA2_TYPE_BF16: i32 = 1;
 pub const GEMMA2_TYPE_Q8: i32 = 2;
 pub const GEMMA2_TYPE_Q4: i32 = 3;
+pub const GEMMA2_TYPE_GGUF_BASE: i32 = 1000;
+
+pub const GEMMA2_SOURCE_GEMMA2: u32 = 0;
+pub const GEMMA2_SOURCE_GGUF: u32 = 1;
+
+pub const GEMMA2_QPAS_CONFIG: u32 = 0;
+pub const GEMMA2_QPAS_HEAD_DIM: u32 = 1;
+pub const GEMMA2_QPAS_HIDDEN_PER_HEAD: u32 = 2;
+
+pub const GEMMA2_SAVE_COMPRESS: u32 = 0x1;
 
 pub const GEMMA2_LAYER_GLOBAL: i32 = 0;
 pub const GEMMA2_LAYER_LOCAL: i32 = 1;
@@ -164,6 +174,10 @@ pub struct gemma2_model_info {
     pub compressed: u32,
     pub file_size: u64,
     pub weight_bytes: u64,
+    pub source: u32,
+    pub has_checksums: u32,
+    pub qpas_source: u32,
+    pub reserved: u32,
 }
 
 #[repr(C)]
@@ -178,6 +192,8 @@ pub struct gemma2_tensor_info {
     pub stored_bytes: u64,
     pub name: *const c_char,
     pub digest: [u8; GEMMA2_DIGEST_BYTES],
+    pub file_type: i32,
+    pub reserved: u32,
 }
 
 // ---- session ---------------------------------------------------------------------------
@@ -288,6 +304,7 @@ extern "C" {
     ) -> gemma2_status;
     pub fn gemma2_model_verify_tensor(model: *const gemma2_model, index: u32) -> gemma2_status;
     pub fn gemma2_model_verify(model: *const gemma2_model, n_threads: i32) -> gemma2_status;
+    pub fn gemma2_model_save(model: *const gemma2_model, path: *const c_char, flags: u32) -> gemma2_status;
 
     // session
     pub fn gemma2_session_new(

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Internal to the tokenizer importers: a builder that collects pieces and merges
- * from any source and serializes them as a tokenizer blob (tokenizer/blob.h), plus
- * the two source readers that fill it. Public entry points: tokenizer_import.h. */
-#ifndef G2_CONVERT_TOK_BLOB_WRITER_H
-#define G2_CONVERT_TOK_BLOB_WRITER_H
+/* A builder that collects pieces and merges from any source (the converter's
+ * tokenizer.json and tokenizer.model readers, a GGUF file's vocabulary) and
+ * serializes them as a tokenizer blob (tokenizer/blob.h). */
+#ifndef G2_TOKENIZER_BUILDER_H
+#define G2_TOKENIZER_BUILDER_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -60,11 +60,10 @@ const char *g2_tok_quote(char *buf, size_t cap, const char *s, size_t len);
 /* True if s is "<0xHH>" with upper-case hex: the text of a byte piece. */
 int g2_tok_is_byte_text(const char *s, size_t len);
 
-/* The sources. data/size is the whole file; b is uninitialized on entry and must be
- * freed by the caller whatever the result. */
-int g2_tok_read_hf_json(g2_tok_builder *b, const char *src, const uint8_t *data, size_t size, char *err,
-                        size_t cap);
-int g2_tok_read_spm(g2_tok_builder *b, const char *src, const uint8_t *data, size_t size, char *err,
-                    size_t cap);
+/* SentencePiece BPE has no merge list: for every mergeable piece p (normal or
+ * user-defined) and split p = a + b at a character boundary with a, b mergeable, adds
+ * the merge (a, b) → p ranked by p's score (scores[id]), highest first; equal scores
+ * share a rank so the leftmost pair wins, as in SentencePiece. After _index. */
+int g2_tok_builder_merges_from_scores(g2_tok_builder *b, const float *scores, char *err, size_t cap);
 
 #endif

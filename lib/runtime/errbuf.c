@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "errbuf.h"
+#include "runtime/errbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The tokenizer builder and blob serializer (tok_blob_writer.h). */
-#include "tok_blob_writer.h"
-#include "errbuf.h"
+#include "tokenizer/builder.h"
+#include "runtime/errbuf.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -304,4 +305,49 @@ void g2_tok_builder_free(g2_tok_builder *b) {
     free(b->slots);
     free(b->merges);
     memset(b, 0, sizeof *b);
+}
+
+static int cmp_desc(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x < y) - (x > y);
+}
+
+static int mergeable(const g2_tok_builder *b, int32_t id) {
+    return id >= 0 && (b->type[id] == G2_PIECE_NORMAL || b->type[id] == G2_PIECE_USER_DEFINED);
+}
+
+/* rank = dense rank of p's score among the merge results, so ties stay ties. */
+int g2_tok_builder_merges_from_scores(g2_tok_builder *b, const float *scores, char *err, size_t cap) {
+    for (uint32_t id = 0; id < b->n; id++)
+        if (isnan(scores[id])) /* would break the ordering below */
+            return g2_fail(err, cap, "%s: piece %u has a NaN score", b->src, (unsigned)id);
+    for (uint32_t id = 0; id < b->n; id++) {
+        if (!mergeable(b, (int32_t)id))
+            continue;
+        const char *s = b->text + b->off[id];
+        for (size_t at = 1; at < b->len[id]; at++) {
+            if (((unsigned char)s[at] & 0xc0) == 0x80)
+                continue; /* inside a UTF-8 sequence */
+            int32_t l = g2_tok_builder_find(b, s, at), r = g2_tok_builder_find(b, s + at, b->len[id] - at);
+            if (mergeable(b, l) && mergeable(b, r) &&
+                g2_tok_builder_add_merge(b, (uint32_t)l, (uint32_t)r, id, 0, err, cap) != 0)
+                return -1;
+        }
+    }
+    float *distinct = malloc((b->n_merges ? b->n_merges : 1) * sizeof *distinct);
+    if (!distinct)
+        return g2_fail(err, cap, "out of memory");
+    for (size_t i = 0; i < b->n_merges; i++)
+        distinct[i] = scores[b->merges[i].result];
+    qsort(distinct, b->n_merges, sizeof *distinct, cmp_desc);
+    size_t u = 0;
+    for (size_t i = 0; i < b->n_merges; i++)
+        if (u == 0 || distinct[i] != distinct[u - 1])
+            distinct[u++] = distinct[i];
+    for (size_t i = 0; i < b->n_merges; i++) {
+        const float *hit = bsearch(&scores[b->merges[i].result], distinct, u, sizeof *distinct, cmp_desc);
+        b->merges[i].rank = (uint32_t)(hit - distinct); /* always found: every score was collected */
+    }
+    free(distinct);
+    return 0;
 }

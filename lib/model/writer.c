@@ -3,9 +3,9 @@
  *   [0,160) header | config | metadata frame | directory | pad to 4096 | tensors
  * The bytes before data_offset are built in memory (they are small) and written
  * last, once every tensor's offset, size and digest is known. */
-#include "model_writer.h"
+#include "model/writer.h"
 #include "tensor/quant.h"
-#include "errbuf.h"
+#include "runtime/errbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
