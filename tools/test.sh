@@ -6,7 +6,8 @@
 #                              (so CI proves both compilers warning-free under -Werror)
 #   tools/test.sh --tsan       a ThreadSanitizer build with clang, in build-tsan/, running
 #                              the suites whose tests use threads: api (concurrent
-#                              sessions, cancellation), unit (the pool), golden (2 threads)
+#                              sessions, cancellation), unit (the pool), golden (2 threads),
+#                              gguf (tensors converted in parallel at open)
 set -eu
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
@@ -18,7 +19,7 @@ if [ "${1:-}" = "--sanitize" ]; then
         -Db_lundef=false -Dc_args=-fno-sanitize-recover=all >/dev/null
 elif [ "${1:-}" = "--tsan" ]; then
     dir=build-tsan
-    suites="--suite api --suite unit --suite golden"
+    suites="--suite api --suite unit --suite golden --suite gguf"
     [ -f "$dir/build.ninja" ] || CC=clang CXX=clang++ meson setup "$dir" -Db_sanitize=thread -Db_lundef=false >/dev/null
 fi
 [ -f "$dir/build.ninja" ] || meson setup "$dir" >/dev/null

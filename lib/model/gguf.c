@@ -78,7 +78,7 @@ static gemma2_status bad(const char *what, uint64_t at) {
 static gemma2_status read_kv(cursor *c, g2_gguf_kv *kv) {
     uint64_t start = c->at;
     if (read_string(c, &kv->key, &kv->key_len) || kv->key_len == 0)
-        return bad("metadata key is truncated or empty", start);
+        return bad("metadata key is empty or runs past the end of the file", start);
     if (read_u32(c, &kv->type) || kv->type >= G2_GGUF_N_TYPES)
         return bad("metadata value type is missing or unknown", start);
     kv->count = 1;
@@ -134,18 +134,22 @@ static gemma2_status check_tensors(g2_gguf *g) {
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         const g2_gguf_tensor *t = &g->tensors[i];
         const int nl = (int)t->name_len;
+        const char *type_name = g2_ggml_type_name(t->type); /* "Q4_K", or "type 99" for unknown ids */
         if (!g2_ggml_type(t->type))
-            return g2_error(GEMMA2_ERR_UNSUPPORTED, "GGUF: tensor '%.*s' has type %s, which gemma2 cannot read",
-                            nl, t->name, g2_ggml_type_name(t->type));
+            return g2_error(GEMMA2_ERR_UNSUPPORTED, "GGUF: tensor '%.*s' has %s%s, which gemma2 cannot read", nl,
+                            t->name, strncmp(type_name, "type ", 5) ? "type " : "unknown ", type_name);
         uint64_t row = g2_ggml_row_bytes(t->type, t->ne[0]);
         uint64_t rows = t->ne[1] * t->ne[2] * t->ne[3];
         if (row == 0)
             return g2_error(GEMMA2_ERR_FORMAT, "GGUF: tensor '%.*s' has rows of %llu values, not a whole number of %s blocks",
-                            nl, t->name, (unsigned long long)t->ne[0], g2_ggml_type_name(t->type));
+                            nl, t->name, (unsigned long long)t->ne[0], type_name);
         uint64_t avail = g->file_size - g->data_offset;
-        if (t->offset % g->alignment != 0 || t->offset > avail || rows > (avail - t->offset) / row)
-            return g2_error(GEMMA2_ERR_FORMAT, "GGUF: tensor '%.*s' data (offset %llu) lies outside the file or is misaligned",
-                            nl, t->name, (unsigned long long)t->offset);
+        if (t->offset % g->alignment != 0)
+            return g2_error(GEMMA2_ERR_FORMAT, "GGUF: tensor '%.*s' data (offset %llu) is misaligned (alignment %u)",
+                            nl, t->name, (unsigned long long)t->offset, (unsigned)g->alignment);
+        if (t->offset > avail || rows > (avail - t->offset) / row)
+            return g2_error(GEMMA2_ERR_FORMAT, "GGUF: tensor '%.*s' data (offset %llu) lies outside the file", nl,
+                            t->name, (unsigned long long)t->offset);
     }
     return GEMMA2_OK;
 }

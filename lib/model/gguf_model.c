@@ -41,12 +41,17 @@ static int arch_u32(const g2_gguf *g, const char *suffix, uint32_t *out) {
     snprintf(key, sizeof key, "gemma2.%s", suffix);
     const g2_gguf_kv *kv = g2_gguf_find(g, key);
     if (kv && kv->type == G2_GGUF_ARRAY) {
-        int ok = kv->count > 0;
+        /* callers return GEMMA2_ERR_FORMAT on -1, so the message says FORMAT too */
+        int ok = kv->count > 0, same = 1;
         uint64_t first = ok ? g2_gguf_array_uint(kv, 0, &ok) : 0;
-        for (uint64_t i = 1; ok && i < kv->count; i++)
-            ok = g2_gguf_array_uint(kv, i, &ok) == first && ok;
+        for (uint64_t i = 1; ok && same && i < kv->count; i++)
+            same = g2_gguf_array_uint(kv, i, &ok) == first;
         if (!ok || first > UINT32_MAX) {
-            g2_error(GEMMA2_ERR_UNSUPPORTED, "GGUF: '%s' differs between layers, which Gemma 2 never does", key);
+            g2_error(GEMMA2_ERR_FORMAT, "GGUF: '%s' is not a non-empty array of 32-bit unsigned integers", key);
+            return -1;
+        }
+        if (!same) {
+            g2_error(GEMMA2_ERR_FORMAT, "GGUF: '%s' differs between layers, which Gemma 2 never does", key);
             return -1;
         }
         *out = (uint32_t)first;
@@ -213,24 +218,51 @@ typedef struct plan {
     g2_role *roles;
 } plan;
 
+/* Slot (model order: embed, final norm, then layer by layer) of a role and layer. */
+static uint32_t slot_of(g2_role role, uint32_t layer) {
+    return role < G2_FIRST_LAYER_ROLE ? (uint32_t)role
+                                      : 2 + layer * G2_LAYER_ROLES + (uint32_t)(role - G2_FIRST_LAYER_ROLE);
+}
+
+/* The tensors are not the config's set: the error naming the first unknown, repeated or
+ * missing one. */
+static gemma2_status wrong_tensor_set(const g2_gguf *g, const gemma2_model *m, uint32_t n) {
+    uint8_t *seen = g2_calloc(n, 1);
+    if (!seen)
+        return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory reading %u tensors", (unsigned)n);
+    gemma2_status st = GEMMA2_OK;
+    for (uint64_t i = 0; i < g->n_tensors && st == GEMMA2_OK; i++) {
+        g2_role role;
+        uint32_t layer;
+        const g2_gguf_tensor *t = &g->tensors[i];
+        if (role_of(t, m->cfg.n_layers, &role, &layer) != 0)
+            st = g2_error(t->name_len == 13 && memcmp(t->name, "output.weight", 13) == 0 ? GEMMA2_ERR_UNSUPPORTED
+                                                                                        : GEMMA2_ERR_FORMAT,
+                          "GGUF: tensor '%.*s' is not part of a Gemma 2 model of %u layers "
+                          "(an untied output.weight is not supported)",
+                          (int)t->name_len, t->name, (unsigned)m->cfg.n_layers);
+        else if (seen[slot_of(role, layer)]++)
+            st = g2_error(GEMMA2_ERR_FORMAT, "GGUF: tensor '%.*s' appears twice", (int)t->name_len, t->name);
+    }
+    for (uint32_t s = 0; s < n && st == GEMMA2_OK; s++)
+        if (!seen[s]) {
+            if (s < G2_FIRST_LAYER_ROLE)
+                st = g2_error(GEMMA2_ERR_FORMAT, "GGUF: tensor '%s' is missing", gguf_suffix[s]);
+            else
+                st = g2_error(GEMMA2_ERR_FORMAT, "GGUF: tensor 'blk.%u.%s' is missing",
+                              (unsigned)((s - 2) / G2_LAYER_ROLES),
+                              gguf_suffix[G2_FIRST_LAYER_ROLE + (s - 2) % G2_LAYER_ROLES]);
+        }
+    free(seen);
+    return st != GEMMA2_OK ? st
+                           : g2_error(GEMMA2_ERR_FORMAT, "GGUF: %llu tensors, but a Gemma 2 model of %u layers has %u",
+                                      (unsigned long long)g->n_tensors, (unsigned)m->cfg.n_layers, (unsigned)n);
+}
+
 static gemma2_status map_tensors(const g2_gguf *g, gemma2_model *m, plan *p) {
     const uint32_t n = 2 + G2_LAYER_ROLES * m->cfg.n_layers;
-    if (g->n_tensors != n) {
-        for (uint64_t i = 0; i < g->n_tensors; i++) {
-            g2_role role;
-            uint32_t layer;
-            const g2_gguf_tensor *t = &g->tensors[i];
-            if (role_of(t, m->cfg.n_layers, &role, &layer) != 0)
-                return g2_error(t->name_len == 13 && memcmp(t->name, "output.weight", 13) == 0
-                                    ? GEMMA2_ERR_UNSUPPORTED
-                                    : GEMMA2_ERR_FORMAT,
-                                "GGUF: tensor '%.*s' is not part of a Gemma 2 model of %u layers "
-                                "(an untied output.weight is not supported)",
-                                (int)t->name_len, t->name, (unsigned)m->cfg.n_layers);
-        }
-        return g2_error(GEMMA2_ERR_FORMAT, "GGUF: %llu tensors, but a Gemma 2 model of %u layers has %u",
-                        (unsigned long long)g->n_tensors, (unsigned)m->cfg.n_layers, (unsigned)n);
-    }
+    if (g->n_tensors != n)
+        return wrong_tensor_set(g, m, n);
     m->tensors = g2_calloc(n, sizeof *m->tensors);
     m->names = g2_calloc(n, G2_TENSOR_NAME_MAX);
     m->by_name = g2_calloc(n, sizeof *m->by_name);
@@ -243,15 +275,11 @@ static gemma2_status map_tensors(const g2_gguf *g, gemma2_model *m, plan *p) {
         const g2_gguf_tensor *t = &g->tensors[i];
         g2_role role;
         uint32_t layer;
-        if (role_of(t, m->cfg.n_layers, &role, &layer) != 0)
-            return g2_error(GEMMA2_ERR_FORMAT, "GGUF: tensor '%.*s' is not part of a Gemma 2 model of %u layers",
-                            (int)t->name_len, t->name, (unsigned)m->cfg.n_layers);
+        if (role_of(t, m->cfg.n_layers, &role, &layer) != 0 || m->tensors[slot_of(role, layer)].name)
+            return wrong_tensor_set(g, m, n); /* an unknown or repeated tensor: name the first */
         /* model order: embed, final norm, then layer by layer (so each slot is filled once) */
-        uint32_t slot = role < G2_FIRST_LAYER_ROLE ? (uint32_t)role
-                                                   : 2 + layer * G2_LAYER_ROLES + (uint32_t)(role - G2_FIRST_LAYER_ROLE);
+        uint32_t slot = slot_of(role, layer);
         g2_tensor *dst = &m->tensors[slot];
-        if (dst->name)
-            return g2_error(GEMMA2_ERR_FORMAT, "GGUF: tensor '%.*s' appears twice", (int)t->name_len, t->name);
         char *name = m->names + (size_t)slot * G2_TENSOR_NAME_MAX;
         g2_role_name(name, G2_TENSOR_NAME_MAX, role, layer);
         uint32_t n_dims;
@@ -304,9 +332,13 @@ static gemma2_status convert_rows(const convert_job *job, const chunk *c, float 
     const uint64_t cols = s->ne[0], n = (uint64_t)c->rows * cols;
     const uint8_t *src = job->data + s->offset + c->row0 * g2_ggml_row_bytes(s->type, cols);
     uint8_t *dst = (uint8_t *)t->data;
-    if (t->type == G2_TYPE_BF16) { /* the same bits */
+    if (t->type == G2_TYPE_BF16) { /* the same bits, NaN and infinities refused as for every type */
         memcpy(dst + c->row0 * cols * 2, src, n * 2);
-        return GEMMA2_OK;
+        const uint8_t *b = dst + c->row0 * cols * 2;
+        unsigned bad = 0;
+        for (uint64_t i = 0; i < n; i++)
+            bad |= (b[2 * i + 1] & 0x7Fu) == 0x7Fu && (b[2 * i] & 0x80u); /* exponent all ones */
+        return bad ? GEMMA2_ERR_FORMAT : GEMMA2_OK;
     }
     if (t->type == G2_TYPE_Q8) {
         const uint64_t nb = cols / G2_QK, rows = t->dims[0];

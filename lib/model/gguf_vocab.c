@@ -23,16 +23,15 @@ static int piece_type(uint64_t t, uint8_t *out) {
     return 0;
 }
 
-static const g2_gguf_kv *array_of(const g2_gguf *g, const char *key, uint64_t n, int elem_ok(uint32_t)) {
-    const g2_gguf_kv *kv = g2_gguf_find(g, key);
-    if (!kv)
-        return NULL;
-    if (kv->type != G2_GGUF_ARRAY || kv->count != n || !elem_ok(kv->elem_type)) {
-        g2_error(GEMMA2_ERR_FORMAT, "GGUF: metadata '%s' is not an array of %llu suitable values", key,
-                 (unsigned long long)n);
-        return (const g2_gguf_kv *)-1;
-    }
-    return kv;
+/* The optional per-token array `key`: *out NULL if absent; an error if it is not n
+ * elements of an accepted type. */
+static gemma2_status array_of(const g2_gguf *g, const char *key, uint64_t n, int elem_ok(uint32_t),
+                              const g2_gguf_kv **out) {
+    const g2_gguf_kv *kv = *out = g2_gguf_find(g, key);
+    if (kv && (kv->type != G2_GGUF_ARRAY || kv->count != n || !elem_ok(kv->elem_type)))
+        return g2_error(GEMMA2_ERR_FORMAT, "GGUF: metadata '%s' is not an array of %llu suitable values", key,
+                        (unsigned long long)n);
+    return GEMMA2_OK;
 }
 
 static int is_f32(uint32_t t) { return t == G2_GGUF_F32; }
@@ -61,16 +60,16 @@ static gemma2_status build(const g2_gguf *g, const g2_gguf_kv *tokens, g2_tok_bu
                            size_t *size) {
     char err[256];
     const uint64_t n = tokens->count;
-    const g2_gguf_kv *scores = array_of(g, "tokenizer.ggml.scores", n, is_f32);
-    const g2_gguf_kv *types = array_of(g, "tokenizer.ggml.token_type", n, is_int);
-    if (scores == (const g2_gguf_kv *)-1 || types == (const g2_gguf_kv *)-1)
-        return GEMMA2_ERR_FORMAT;
+    const g2_gguf_kv *scores, *types;
+    gemma2_status st = array_of(g, "tokenizer.ggml.scores", n, is_f32, &scores);
+    if (st != GEMMA2_OK || (st = array_of(g, "tokenizer.ggml.token_type", n, is_int, &types)) != GEMMA2_OK)
+        return st;
     if (g2_tok_builder_init(b, "GGUF vocabulary", (size_t)n, err, sizeof err) != 0)
         return g2_error(GEMMA2_ERR_FORMAT, "%s", err);
     float *score = g2_calloc((size_t)n, sizeof *score);
     if (!score)
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory reading the GGUF vocabulary");
-    gemma2_status st = GEMMA2_ERR_FORMAT;
+    st = GEMMA2_ERR_FORMAT;
     const uint8_t *at = NULL;
     int any_byte = 0;
     for (uint64_t i = 0; i < n; i++) {
@@ -79,7 +78,7 @@ static gemma2_status build(const g2_gguf *g, const g2_gguf_kv *tokens, g2_tok_bu
         g2_gguf_next_string(tokens, &at, &s, &len);
         uint8_t type = G2_PIECE_NORMAL;
         int ok = 1;
-        if (types && piece_type(g2_gguf_array_uint(types, i, &ok), &type) != 0) {
+        if (types && (piece_type(g2_gguf_array_uint(types, i, &ok), &type) != 0 || !ok)) { /* !ok: negative */
             g2_error(GEMMA2_ERR_FORMAT, "GGUF: token %llu has an unknown token type", (unsigned long long)i);
             goto out;
         }
