@@ -118,6 +118,25 @@ class OpenTest(TestCase):
             gemma2.Model(MODEL + '\0junk')
 
 
+class SaveTest(TestCase):
+    def test_save_writes_the_model_as_loaded(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, 'saved.g2')
+            with gemma2.Model(CHAT_MODEL, threads=THREADS) as m:
+                m.save(path)
+                with gemma2.Model(path, threads=THREADS) as copy:
+                    self.assertEqual(copy.info.source, 'gemma2')
+                    self.assertTrue(copy.info.has_checksums)
+                    self.assertEqual(copy.info.qpas_source, 'config')
+                    self.assertEqual([(t.name, t.type, t.dims, t.digest) for t in copy.tensors()],
+                                     [(t.name, t.type, t.dims, t.digest) for t in m.tensors()])
+                    self.assertEqual(copy.tokenize('In the beginning'), m.tokenize('In the beginning'))
+                    self.assertTrue(all(t.file_type == t.type for t in copy.tensors()))
+                    copy.verify()
+                with self.assertRaises(gemma2.Error):
+                    m.save(os.path.join(tmp, 'missing-dir', 'x.g2'))
+
+
 class CloseTest(TestCase):
     def test_closed_model_raises(self) -> None:
         m = gemma2.Model(CHAT_MODEL, threads=THREADS)

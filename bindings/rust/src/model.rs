@@ -65,6 +65,12 @@ pub struct ModelInfo {
     pub file_size: u64,
     /// Bytes of tensor data in memory.
     pub weight_bytes: u64,
+    /// The kind of file: `GEMMA2_SOURCE_GEMMA2` or `GEMMA2_SOURCE_GGUF` (since ABI 1.1).
+    pub source: u32,
+    /// Whether the file carries digests (false for GGUF: computed at open).
+    pub has_checksums: bool,
+    /// Where `query_pre_attn_scalar` came from: `GEMMA2_QPAS_*` (GGUF does not store it).
+    pub qpas_source: u32,
 }
 
 /// Attention kind of a layer ([`Model::layer_kind`]).
@@ -188,6 +194,9 @@ impl Model {
             compressed: i.compressed != 0,
             file_size: i.file_size,
             weight_bytes: i.weight_bytes,
+            source: i.source,
+            has_checksums: i.has_checksums != 0,
+            qpas_source: i.qpas_source,
         }
     }
 
@@ -225,6 +234,15 @@ impl Model {
     pub fn verify(&self, threads: u32) -> Result<()> {
         // SAFETY: the model is open.
         check(unsafe { sys::gemma2_model_verify(self.raw.as_ptr(), clamp_i32(threads)) })
+    }
+
+    /// Writes the model as loaded to `path` as a gemma2 model file with fresh digests:
+    /// for a model opened from GGUF, the conversion (since ABI 1.1).
+    pub fn save<P: AsRef<Path>>(&self, path: P, compress: bool) -> Result<()> {
+        let path = path_cstring(path.as_ref())?;
+        let flags = if compress { sys::GEMMA2_SAVE_COMPRESS } else { 0 };
+        // SAFETY: the model is open and path is NUL-terminated.
+        check(unsafe { sys::gemma2_model_save(self.raw.as_ptr(), path.as_ptr(), flags) })
     }
 
     /// Creates a session on this model (same as [`Session::new`]).

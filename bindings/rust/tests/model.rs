@@ -592,3 +592,20 @@ fn cancel_from_another_thread() {
     let c2 = c.clone();
     thread::spawn(move || c2.cancel()).join().unwrap();
 }
+
+#[test]
+fn save_writes_the_model_as_loaded() {
+    let model = open(model_path());
+    let path = temp_path("saved.g2");
+    model.save(&path, false).unwrap();
+    let copy = open(path.clone());
+    let mut info = copy.info();
+    info.file_size = model.info().file_size; // the metadata it writes differs
+    assert_eq!(info, model.info(), "the same config, types and sizes");
+    assert!(copy.info().has_checksums && copy.info().source == gemma2::sys::GEMMA2_SOURCE_GEMMA2);
+    copy.verify(1).unwrap();
+    assert_eq!(greedy(&copy, PROMPT, 6), greedy(&model, PROMPT, 6));
+    let err = model.save(std::path::Path::new("/nonexistent-dir/x.g2"), false).unwrap_err();
+    assert_eq!(err.status(), Status::Io);
+    std::fs::remove_file(&path).unwrap();
+}
