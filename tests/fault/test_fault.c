@@ -256,15 +256,16 @@ static void walk(stage *s) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 5) {
-        fprintf(stderr, "usage: test_fault MODEL COMPRESSED_MODEL CHAT_MODEL SCRATCH_DIR\n");
+    if (argc != 6) {
+        fprintf(stderr, "usage: test_fault MODEL COMPRESSED_MODEL CHAT_MODEL SCRATCH_DIR GGUF_MODEL\n");
         return 2;
     }
     snprintf(scratch_state, sizeof scratch_state, "%s/test_fault.g2state", argv[4]);
     const struct {
         const char *path;
         uint32_t flags;
-    } opens[] = {{argv[1], 0}, {argv[1], GEMMA2_MODEL_NO_MMAP}, {argv[2], 0}, {argv[3], 0}};
+    } opens[] = {{argv[1], 0}, {argv[1], GEMMA2_MODEL_NO_MMAP}, {argv[2], 0}, {argv[3], 0},
+                 {argv[5], 0}, {argv[5], GEMMA2_MODEL_NO_MMAP}}; /* a GGUF: parse, vocabulary, conversion */
     for (size_t i = 0; i < sizeof opens / sizeof opens[0]; i++) {
         stage s = {.name = "model open", .model_path = opens[i].path, .open_flags = opens[i].flags,
                    .run = run_open};
