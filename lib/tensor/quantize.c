@@ -52,14 +52,18 @@ uint16_t g2_f32_to_f16(float f) {
 /* One block (len ≤ 32 values, zero-padded) of q8. */
 static void q8_block(const float *w, uint32_t len, int8_t *q, uint16_t *d) {
     float amax = 0.0f;
-    for (uint32_t i = 0; i < len; i++)
-        amax = fmaxf(amax, fabsf(w[i]));
+    for (uint32_t i = 0; i < len; i++) {
+        const float a = fabsf(w[i]);
+        amax = a > amax ? a : amax; /* fmaxf without the call: NaN is skipped the same way */
+    }
     *d = g2_f32_to_f16(amax / 127.0f);
     const float scale = g2_f16_to_f32(*d); /* quantize against the stored scale */
     const float inv = scale > 0.0f ? 1.0f / scale : 0.0f;
+    const float round = 0x1.8p23f; /* adding and subtracting it rounds |v| < 2^22 to even */
     for (uint32_t i = 0; i < G2_QK; i++) {
-        long v = i < len ? lrintf(w[i] * inv) : 0;
-        q[i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+        float v = i < len ? w[i] * inv : 0.0f;
+        v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v; /* NaN → 0 below: !(NaN == NaN) */
+        q[i] = v == v ? (int8_t)((v + round) - round) : 0;
     }
 }
 
