@@ -164,6 +164,8 @@ gemma2_status g2_gguf_parse(const uint8_t *file, uint64_t size, g2_gguf *g) {
         return g2_error(GEMMA2_ERR_FORMAT, "not a GGUF file (bad magic)");
     if (read_u32(&c, &g->version) || read_u64(&c, &g->n_tensors) || read_u64(&c, &g->n_kv))
         return bad("header is truncated", c.at);
+    if (g->version == 0x02000000u || g->version == 0x03000000u)
+        return g2_error(GEMMA2_ERR_UNSUPPORTED, "big-endian GGUF files are not supported");
     if (g->version != 2 && g->version != 3)
         return g2_error(GEMMA2_ERR_VERSION, "GGUF version %u is not supported (this library reads 2 and 3)",
                         (unsigned)g->version);
