@@ -1,7 +1,7 @@
 #!/bin/sh
 # Fuzzes the library with libFuzzer under ASan + UBSan (clang), in build-fuzz/:
 #   tools/fuzz.sh [SECONDS] [TARGET...]
-# SECONDS per target (default 60); TARGETs among model tokenizer tokenize detokenize state
+# SECONDS per target (default 60); TARGETs among model gguf tokenizer tokenize detokenize state
 # safetensors config (default all). Inputs found are kept in build-fuzz/corpus/TARGET
 # (the seeds in tests/fuzz/corpus are read, never written); a crash leaves its input in
 # build-fuzz/crash-TARGET-*: add it to tests/fuzz/corpus/TARGET with the fix, so every
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 tools/install-deps.sh
 seconds=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-model tokenizer tokenize detokenize state safetensors config}
+targets=${*:-model gguf tokenizer tokenize detokenize state safetensors config}
 dir=build-fuzz
 [ -f "$dir/build.ninja" ] || CC=clang CXX=clang++ meson setup "$dir" -Dfuzz=true \
     -Db_sanitize=address,undefined -Db_lundef=false \

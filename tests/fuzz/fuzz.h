@@ -16,6 +16,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * if the memory file cannot be made. */
 const char *fuzz_file(const void *data, size_t size);
 
+/* Opens data[0..size) as a model file with one thread and these open flags: the model,
+ * or NULL if it did not open (aborting if the failure left a handle or no message). */
+struct gemma2_model *fuzz_open(const uint8_t *data, size_t size, uint32_t flags);
+
 /* The micro model with a tokenizer that the text and state targets use (the
  * G2_FUZZ_MODEL path given at build time), opened once and kept. */
 struct gemma2_model;

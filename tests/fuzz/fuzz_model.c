@@ -60,20 +60,9 @@ static void use(gemma2_model *m) {
 }
 
 static void open_bytes(const uint8_t *data, size_t size, uint32_t flags) {
-    const char *path = fuzz_file(data, size);
-    if (!path)
+    gemma2_model *m = fuzz_open(data, size, flags);
+    if (!m)
         return;
-    gemma2_model_options o;
-    gemma2_model_options_init(&o, sizeof o);
-    o.n_threads = 1;
-    o.flags = flags;
-    gemma2_model *m = NULL;
-    gemma2_status st = gemma2_model_open(path, &o, &m);
-    if (st != GEMMA2_OK) {
-        if (m || !gemma2_last_error()[0])
-            abort(); /* a failure leaves no handle and says why */
-        return;
-    }
     use(m);
     gemma2_model_close(m);
 }

@@ -44,3 +44,20 @@ const gemma2_tokenizer *fuzz_tokenizer(void) {
         abort(); /* the micro model has one */
     return tok;
 }
+
+struct gemma2_model *fuzz_open(const uint8_t *data, size_t size, uint32_t flags) {
+    const char *path = fuzz_file(data, size);
+    if (!path)
+        return NULL;
+    gemma2_model_options o;
+    gemma2_model_options_init(&o, sizeof o);
+    o.n_threads = 1;
+    o.flags = flags;
+    gemma2_model *m = NULL;
+    if (gemma2_model_open(path, &o, &m) != GEMMA2_OK) {
+        if (m || !gemma2_last_error()[0])
+            abort(); /* a failure leaves no handle and says why */
+        return NULL;
+    }
+    return m;
+}

@@ -7,7 +7,13 @@ tree so that every build replays them. Run it again after a format change:
 
 It makes micro Gemma 2 checkpoints (2 layers, hidden 32) with our converter in several
 types, with and without the small SentencePiece tokenizer, session states saved by the
-Python bindings, texts, id sequences, safetensors files and config.json files."""
+Python bindings, texts, id sequences, safetensors files and config.json files.
+
+The gguf seeds are micro Gemma 2 GGUF files (tests/gguf/test_hostile.py's micro_gguf:
+64-token vocabulary with byte tokens) in every tensor type gemma2 reads, each under
+40 KB; they need no CLI, and only they are rewritten with
+
+    python3 tests/fuzz/make_seeds.py - tests/fuzz/corpus gguf"""
 import json
 import os
 import random
@@ -85,8 +91,63 @@ def write(path, data):
         f.write(data)
 
 
+def gguf_seeds(out):
+    """Micro GGUF files: float types at hidden 16 (so they stay small), the 32-element
+    block types at hidden 32, and the 256-element ones on ffn_down (ffn 256, one layer)
+    beside a 32-element type, as llama-quantize's fallbacks mix them."""
+    sys.path.insert(0, os.path.join(ROOT, 'tests', 'gguf'))
+    import gguf_file as G
+    from test_hostile import micro_gguf
+    small = dict(hidden=16, heads=2, kv_heads=1, head_dim=8, ffn=32)
+    k = dict(ffn=256, layers=1)
+    seeds = {
+        'f32': ('F32', None, small), 'f16': ('F16', None, small), 'bf16': ('BF16', None, small),
+        'q8_0': ('Q8_0', None, {}), 'q4_0': ('Q4_0', None, {}), 'q4_1': ('Q4_1', None, {}),
+        'q5_0': ('Q5_0', None, {}), 'q5_1': ('Q5_1', None, {}), 'iq4_nl': ('IQ4_NL', None, {}),
+        'q4_k': ('Q5_0', {'ffn_down': 'Q4_K'}, k), 'q5_k': ('Q5_1', {'ffn_down': 'Q5_K'}, k),
+        'q6_k': ('Q8_0', {'ffn_down': 'Q6_K'}, k), 'q2_k': ('Q4_0', {'ffn_down': 'Q2_K'}, k),
+        'q3_k': ('Q4_0', {'ffn_down': 'Q3_K'}, k), 'iq4_xs': ('IQ4_NL', {'ffn_down': 'IQ4_XS'}, k),
+        'q4_0-no-vocab': ('Q4_0', None, dict(tokenizer=False)),
+        'mixed-align64': ('Q4_0', {'token_embd': 'Q8_0', 'attn_v': 'BF16', 'attn_output': 'F16', 'attn_norm': 'BF16',
+                                   'output_norm': 'F16'}, {}),
+        'bf16-huge-v2': ('BF16', None, small),
+        'q4_0-edges': ('Q4_0', None, dict(layers=3)),
+    }
+    os.makedirs(os.path.join(out, 'gguf'), exist_ok=True)
+    for i, (name, (mat_type, types, kw)) in enumerate(seeds.items()):
+        md, tensors = micro_gguf(mat_type, types=types, seed=i, **kw)
+        extra = {}
+        if name == 'mixed-align64':  # also the per-layer forms of the metadata
+            extra['alignment'] = 64
+            md['gemma2.attention.sliding_window_pattern'] = G.array(G.BOOL, [True, False])
+            md['gemma2.attention.head_count_kv'] = G.array(G.UINT32, [1, 1])
+        if name == 'q4_0-edges':  # the smallest context and window, no soft-caps, every 3rd layer global
+            md.update({'gemma2.context_length': G.u32(3), 'gemma2.attention.sliding_window': G.u32(1),
+                       'gemma2.attn_logit_softcapping': G.f32(0), 'gemma2.final_logit_softcapping': G.f32(0),
+                       'gemma2.attention.sliding_window_pattern': G.u32(3), 'gemma2.rope.freq_base': G.f32(500.0)})
+        if name == 'bf16-huge-v2':  # finite weights whose products overflow: NaN logits
+            import numpy as np
+            from ggml_quant import quantize
+            tensors = [t._replace(data=quantize(np.full(len(t.data) // 2, 3e38, np.float32), 'BF16'))
+                       if t.type == 'BF16' else t for t in tensors]
+        path = os.path.join(out, 'gguf', name + '.gguf')
+        G.write_gguf(path, md, tensors, **extra)
+        if name.endswith('-v2'):  # GGUF v2 has v3's layout (v3 only allows big-endian files)
+            with open(path, 'r+b') as f:
+                f.seek(4)
+                f.write(struct.pack('<I', 2))
+        if os.path.getsize(path) > 40 << 10:
+            raise RuntimeError('%s: %d bytes, keep seeds under 40 KB' % (path, os.path.getsize(path)))
+
+
 def main():
     cli, out = sys.argv[1], sys.argv[2]
+    if sys.argv[3:]:  # only the named sections (so far: gguf)
+        if sys.argv[3:] != ['gguf']:
+            sys.exit('make_seeds.py: the only section that can be made alone is gguf')
+        gguf_seeds(out)
+        return 0
+    gguf_seeds(out)
     tmp = tempfile.mkdtemp()
     try:
         plain = micro_checkpoint(os.path.join(tmp, 'plain'), 64, 1)
