@@ -260,8 +260,16 @@ gemma2_status gemma2_session_step(gemma2_session *session, gemma2_step_result *r
     uint64_t rng[4]; /* put back if the step is cancelled, so a retry draws the same */
     memcpy(rng, session->sampler.rng, sizeof rng);
     int32_t token = g2_sampler_sample(&session->sampler, session->logits, session->tokens, session->n_pos);
-    if (token < 0)
-        return g2_error(GEMMA2_ERR_STATE, "gemma2_session_step: the logit bias bans every token");
+    if (token < 0) {
+        /* no candidate: every logit NaN (weights that overflow float) or banned by the bias */
+        uint32_t nan = 0;
+        for (uint32_t i = 0; i < c->vocab_size; i++)
+            nan += session->logits[i] != session->logits[i];
+        return g2_error(GEMMA2_ERR_STATE, nan == c->vocab_size
+                                              ? "gemma2_session_step: every logit is NaN (the model's "
+                                                "weights or activations overflow)"
+                                              : "gemma2_session_step: the logit bias bans every token");
+    }
     const gemma2_tokenizer *tok = session->model->tokenizer;
     int ends_turn = tok ? gemma2_token_is_end_of_turn(tok, token) : token == c->eos_id;
     gemma2_step_result full = {

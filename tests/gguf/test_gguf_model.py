@@ -149,12 +149,22 @@ def checksums(gemma2, gguf, other, tmp):
     check("no checksums in the file (GGUF)" in out, "verify says there is nothing to check against")
 
 
+def overflow(gemma2, data):
+    """Huge but finite BF16 weights open (they are valid numbers) but give NaN logits:
+    a step must say so, not blame the logit bias."""
+    seed = os.path.join(data, "..", "fuzz", "corpus", "gguf", "bf16-huge-v2.gguf")
+    r = subprocess.run([gemma2, "generate", seed, "--tokens", "1,2", "-n", "2"], capture_output=True, text=True)
+    check(r.returncode == 1 and "every logit is NaN" in r.stderr,
+          f"a model whose activations overflow: step fails naming NaN logits ({r.stderr.strip()})")
+
+
 def main():
     gemma2, data = sys.argv[1:3]
     with tempfile.TemporaryDirectory() as tmp:
         qpas(gemma2, tmp)
         gguf = vocabulary(gemma2, data, tmp)
         checksums(gemma2, gguf, os.path.join(tmp, "q4.gguf"), tmp)
+        overflow(gemma2, data)
     print(f"{len(failures)} failed")
     return 1 if failures else 0
 
