@@ -23,6 +23,11 @@ static int piece_type(uint64_t t, uint8_t *out) {
     return 0;
 }
 
+/* The end-of-generation texts of Gemma vocabularies in llama.cpp's list. */
+static int is_end_of_generation(const char *s, uint64_t len) {
+    return (len == 13 && memcmp(s, "<end_of_turn>", 13) == 0) || (len == 5 && memcmp(s, "<eos>", 5) == 0);
+}
+
 /* The optional per-token array `key`: *out NULL if absent; an error if it is not n
  * elements of an accepted type. */
 static gemma2_status array_of(const g2_gguf *g, const char *key, uint64_t n, int elem_ok(uint32_t),
@@ -91,8 +96,11 @@ static gemma2_status build(const g2_gguf *g, const g2_gguf_kv *tokens, g2_tok_bu
             goto out;
         }
         any_byte |= type == G2_PIECE_BYTE;
-        /* what llama.cpp matches as a unit when parsing special tokens */
-        if (type == G2_PIECE_CONTROL || type == G2_PIECE_USER_DEFINED || type == G2_PIECE_UNKNOWN)
+        /* what llama.cpp matches as a unit when parsing special tokens: these types, and
+         * the end-of-generation pieces it makes control tokens whatever their stored type
+         * (a converter without tokenizer_config.json stores <end_of_turn> as normal) */
+        if (type == G2_PIECE_CONTROL || type == G2_PIECE_USER_DEFINED || type == G2_PIECE_UNKNOWN ||
+            is_end_of_generation(s, len))
             b->flags[i] |= G2_PIECE_SPECIAL;
     }
     int space_prefix = 1; /* llama.cpp's default for this tokenizer model */

@@ -11,7 +11,9 @@
 - the vocabulary: a GGUF with the small SentencePiece model of tests/data/tokenizer,
   written as llama.cpp writes it, tokenizes the golden corpus exactly as that
   tokenizer.model does (plain text; llama.cpp's converter stores user-defined pieces as
-  normal ones, so only control tokens are special in a GGUF), and decodes back.
+  normal ones, so only control tokens are special in a GGUF), and decodes back; and a
+  GGUF made by llama.cpp's converter gives, in both modes, the ids llama.cpp's own
+  llama-tokenize gave (tests/data/gguf/chat-spm.llama-tokens.jsonl).
 - checksums: `gemma2 info` says the file has none, the computed digest is the same on
   every open and differs between files, `gemma2 verify` says there is nothing to
   verify, and `--expected-digest`-style checks work through gemma2_model_open.
@@ -149,6 +151,22 @@ def checksums(gemma2, gguf, other, tmp):
     check("no checksums in the file (GGUF)" in out, "verify says there is nothing to check against")
 
 
+def llama_tokens(gemma2, data):
+    """llama.cpp's own tokenization (llama-tokenize, with and without special parsing) of
+    the spm_small corpus with a GGUF its converter made (tests/data/gguf/README.md)."""
+    folder = os.path.join(data, "gguf")
+    gguf = os.path.join(folder, "chat-spm.q8_0.gguf")
+    records = [json.loads(l) for l in open(os.path.join(folder, "chat-spm.llama-tokens.jsonl"), encoding="utf-8")]
+    feed = "".join(json.dumps({"text": r["text"]}) + "\n" for r in records).encode()
+    for mode, flags in (("plain", ["--plain"]), ("special", [])):
+        out = run(gemma2, "tokenize", gguf, "--jsonl", *flags, input=feed, text=False).stdout.decode().splitlines()
+        mine = [json.loads(l)["ids"] for l in out]
+        differ = [r["text"] for r, ids in zip(records, mine) if ids != r[mode]]
+        check(len(mine) == len(records) and not differ,
+              f"{mode} mode: the ids of llama.cpp's tokenizer for all {len(records)} texts"
+              f"{'' if not differ else ' (first differing: %r)' % differ[0][:60]}")
+
+
 def overflow(gemma2, data):
     """Huge but finite BF16 weights open (they are valid numbers) but give NaN logits:
     a step must say so, not blame the logit bias."""
@@ -165,6 +183,7 @@ def main():
         gguf = vocabulary(gemma2, data, tmp)
         checksums(gemma2, gguf, os.path.join(tmp, "q4.gguf"), tmp)
         overflow(gemma2, data)
+        llama_tokens(gemma2, data)
     print(f"{len(failures)} failed")
     return 1 if failures else 0
 
