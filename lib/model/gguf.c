@@ -48,9 +48,9 @@ static int read_string(cursor *c, const char **s, uint64_t *len) {
 }
 
 static const uint8_t scalar_size[G2_GGUF_N_TYPES] = {
-    [G2_GGUF_U8] = 1,  [G2_GGUF_I8] = 1,  [G2_GGUF_U16] = 2, [G2_GGUF_I16] = 2, [G2_GGUF_U32] = 4,
-    [G2_GGUF_I32] = 4, [G2_GGUF_F32] = 4, [G2_GGUF_BOOL] = 1, [G2_GGUF_U64] = 8, [G2_GGUF_I64] = 8,
-    [G2_GGUF_F64] = 8,
+    [G2_GGUF_U8] = 1,  [G2_GGUF_I8] = 1,  [G2_GGUF_U16] = 2, [G2_GGUF_I16] = 2,
+    [G2_GGUF_U32] = 4, [G2_GGUF_I32] = 4, [G2_GGUF_F32] = 4, [G2_GGUF_BOOL] = 1,
+    [G2_GGUF_U64] = 8, [G2_GGUF_I64] = 8, [G2_GGUF_F64] = 8,
 };
 
 /* Skips one value of a non-array type; strings are walked one by one. */
@@ -136,20 +136,22 @@ static gemma2_status check_tensors(g2_gguf *g) {
         const int nl = (int)t->name_len;
         const char *type_name = g2_ggml_type_name(t->type); /* "Q4_K", or "type 99" for unknown ids */
         if (!g2_ggml_type(t->type))
-            return g2_error(GEMMA2_ERR_UNSUPPORTED, "GGUF: tensor '%.*s' has %s%s, which gemma2 cannot read", nl,
-                            t->name, strncmp(type_name, "type ", 5) ? "type " : "unknown ", type_name);
+            return g2_error(GEMMA2_ERR_UNSUPPORTED, "GGUF: tensor '%.*s' has %s%s, which gemma2 cannot read",
+                            nl, t->name, strncmp(type_name, "type ", 5) ? "type " : "unknown ", type_name);
         uint64_t row = g2_ggml_row_bytes(t->type, t->ne[0]);
         uint64_t rows = t->ne[1] * t->ne[2] * t->ne[3];
         if (row == 0)
-            return g2_error(GEMMA2_ERR_FORMAT, "GGUF: tensor '%.*s' has rows of %llu values, not a whole number of %s blocks",
+            return g2_error(GEMMA2_ERR_FORMAT,
+                            "GGUF: tensor '%.*s' has rows of %llu values, not a whole number of %s blocks",
                             nl, t->name, (unsigned long long)t->ne[0], type_name);
         uint64_t avail = g->file_size - g->data_offset;
         if (t->offset % g->alignment != 0)
-            return g2_error(GEMMA2_ERR_FORMAT, "GGUF: tensor '%.*s' data (offset %llu) is misaligned (alignment %u)",
-                            nl, t->name, (unsigned long long)t->offset, (unsigned)g->alignment);
+            return g2_error(GEMMA2_ERR_FORMAT,
+                            "GGUF: tensor '%.*s' data (offset %llu) is misaligned (alignment %u)", nl,
+                            t->name, (unsigned long long)t->offset, (unsigned)g->alignment);
         if (t->offset > avail || rows > (avail - t->offset) / row)
-            return g2_error(GEMMA2_ERR_FORMAT, "GGUF: tensor '%.*s' data (offset %llu) lies outside the file", nl,
-                            t->name, (unsigned long long)t->offset);
+            return g2_error(GEMMA2_ERR_FORMAT, "GGUF: tensor '%.*s' data (offset %llu) lies outside the file",
+                            nl, t->name, (unsigned long long)t->offset);
     }
     return GEMMA2_OK;
 }
@@ -230,11 +232,39 @@ static int int_value(uint32_t t, const uint8_t *p, uint64_t *mag, int *neg) {
     *neg = 0;
     switch (t) {
     case G2_GGUF_U8: *mag = p[0]; return 1;
-    case G2_GGUF_I8: { int8_t v; memcpy(&v, p, 1); *neg = v < 0; *mag = (uint64_t)(v < 0 ? -(int64_t)v : v); return 1; }
-    case G2_GGUF_U16: { uint16_t v; memcpy(&v, p, 2); *mag = v; return 1; }
-    case G2_GGUF_I16: { int16_t v; memcpy(&v, p, 2); *neg = v < 0; *mag = (uint64_t)(v < 0 ? -(int64_t)v : v); return 1; }
-    case G2_GGUF_U32: { uint32_t v; memcpy(&v, p, 4); *mag = v; return 1; }
-    case G2_GGUF_I32: { int32_t v; memcpy(&v, p, 4); *neg = v < 0; *mag = (uint64_t)(v < 0 ? -(int64_t)v : v); return 1; }
+    case G2_GGUF_I8: {
+        int8_t v;
+        memcpy(&v, p, 1);
+        *neg = v < 0;
+        *mag = (uint64_t)(v < 0 ? -(int64_t)v : v);
+        return 1;
+    }
+    case G2_GGUF_U16: {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        *mag = v;
+        return 1;
+    }
+    case G2_GGUF_I16: {
+        int16_t v;
+        memcpy(&v, p, 2);
+        *neg = v < 0;
+        *mag = (uint64_t)(v < 0 ? -(int64_t)v : v);
+        return 1;
+    }
+    case G2_GGUF_U32: {
+        uint32_t v;
+        memcpy(&v, p, 4);
+        *mag = v;
+        return 1;
+    }
+    case G2_GGUF_I32: {
+        int32_t v;
+        memcpy(&v, p, 4);
+        *neg = v < 0;
+        *mag = (uint64_t)(v < 0 ? -(int64_t)v : v);
+        return 1;
+    }
     case G2_GGUF_U64: memcpy(mag, p, 8); return 1;
     case G2_GGUF_I64: {
         int64_t v;

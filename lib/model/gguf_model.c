@@ -47,7 +47,8 @@ static int arch_u32(const g2_gguf *g, const char *suffix, uint32_t *out) {
         for (uint64_t i = 1; ok && same && i < kv->count; i++)
             same = g2_gguf_array_uint(kv, i, &ok) == first;
         if (!ok || first > UINT32_MAX) {
-            g2_error(GEMMA2_ERR_FORMAT, "GGUF: '%s' is not a non-empty array of 32-bit unsigned integers", key);
+            g2_error(GEMMA2_ERR_FORMAT, "GGUF: '%s' is not a non-empty array of 32-bit unsigned integers",
+                     key);
             return -1;
         }
         if (!same) {
@@ -113,7 +114,7 @@ static gemma2_status read_config(const g2_gguf *g, gemma2_model *m, const g2_ggu
         uint32_t *dst;
     } required[] = {
         {"embedding_length", &c->hidden_size},  {"block_count", &c->n_layers},
-        {"feed_forward_length", &c->ffn_size}, {"attention.head_count", &c->n_heads},
+        {"feed_forward_length", &c->ffn_size},  {"attention.head_count", &c->n_heads},
         {"context_length", &c->context_length},
     };
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
@@ -195,8 +196,10 @@ static int role_of(const g2_gguf_tensor *t, uint32_t n_layers, g2_role *role, ui
         s++;
         *layer = (uint32_t)l;
     }
-    for (int r = per_layer ? G2_FIRST_LAYER_ROLE : 0; r < (per_layer ? G2_ROLE_COUNT : G2_FIRST_LAYER_ROLE); r++)
-        if ((size_t)(end - s) == strlen(gguf_suffix[r]) && memcmp(s, gguf_suffix[r], (size_t)(end - s)) == 0) {
+    for (int r = per_layer ? G2_FIRST_LAYER_ROLE : 0; r < (per_layer ? G2_ROLE_COUNT : G2_FIRST_LAYER_ROLE);
+         r++)
+        if ((size_t)(end - s) == strlen(gguf_suffix[r]) &&
+            memcmp(s, gguf_suffix[r], (size_t)(end - s)) == 0) {
             *role = (g2_role)r;
             return 0;
         }
@@ -236,8 +239,9 @@ static gemma2_status wrong_tensor_set(const g2_gguf *g, const gemma2_model *m, u
         uint32_t layer;
         const g2_gguf_tensor *t = &g->tensors[i];
         if (role_of(t, m->cfg.n_layers, &role, &layer) != 0)
-            st = g2_error(t->name_len == 13 && memcmp(t->name, "output.weight", 13) == 0 ? GEMMA2_ERR_UNSUPPORTED
-                                                                                        : GEMMA2_ERR_FORMAT,
+            st = g2_error(t->name_len == 13 && memcmp(t->name, "output.weight", 13) == 0
+                              ? GEMMA2_ERR_UNSUPPORTED
+                              : GEMMA2_ERR_FORMAT,
                           "GGUF: tensor '%.*s' is not part of a Gemma 2 model of %u layers "
                           "(an untied output.weight is not supported)",
                           (int)t->name_len, t->name, (unsigned)m->cfg.n_layers);
@@ -254,9 +258,10 @@ static gemma2_status wrong_tensor_set(const g2_gguf *g, const gemma2_model *m, u
                               gguf_suffix[G2_FIRST_LAYER_ROLE + (s - 2) % G2_LAYER_ROLES]);
         }
     free(seen);
-    return st != GEMMA2_OK ? st
-                           : g2_error(GEMMA2_ERR_FORMAT, "GGUF: %llu tensors, but a Gemma 2 model of %u layers has %u",
-                                      (unsigned long long)g->n_tensors, (unsigned)m->cfg.n_layers, (unsigned)n);
+    return st != GEMMA2_OK
+               ? st
+               : g2_error(GEMMA2_ERR_FORMAT, "GGUF: %llu tensors, but a Gemma 2 model of %u layers has %u",
+                          (unsigned long long)g->n_tensors, (unsigned)m->cfg.n_layers, (unsigned)n);
 }
 
 static gemma2_status map_tensors(const g2_gguf *g, gemma2_model *m, plan *p) {
@@ -295,8 +300,9 @@ static gemma2_status map_tensors(const g2_gguf *g, gemma2_model *m, plan *p) {
         dst->n_dims = n_dims;
         dst->dims[0] = dims[0];
         dst->dims[1] = n_dims == 2 ? dims[1] : 0;
-        dst->n_bytes = g2_type_is_quantized(dst->type) ? g2_q_bytes(0, dims[0], (uint32_t)dims[1])
-                                                       : dims[0] * (n_dims == 2 ? dims[1] : 1) * g2_type_size(dst->type);
+        dst->n_bytes = g2_type_is_quantized(dst->type)
+                           ? g2_q_bytes(0, dims[0], (uint32_t)dims[1])
+                           : dims[0] * (n_dims == 2 ? dims[1] : 1) * g2_type_size(dst->type);
         dst->stored_bytes = g2_gguf_tensor_bytes(t);
         dst->file_offset = g->data_offset + t->offset;
         p->src[slot] = *t;
@@ -435,7 +441,8 @@ static gemma2_status convert_all(gemma2_model *m, const g2_gguf *g, const plan *
     free(job.chunks);
     free(job.status);
     if (st == GEMMA2_OK)
-        (void)mprotect(m->unpacked, m->unpacked_size, PROT_READ); /* immutable from here, as a mapped file is */
+        (void)mprotect(m->unpacked, m->unpacked_size,
+                       PROT_READ); /* immutable from here, as a mapped file is */
     return st;
 }
 
@@ -488,7 +495,8 @@ gemma2_status g2_model_load_gguf(gemma2_model *m, int n_threads) {
             goto out;
         m->tokenizer->owned_by_model = 1;
         if (m->tokenizer->n_pieces > m->cfg.vocab_size) {
-            st = g2_error(GEMMA2_ERR_FORMAT, "GGUF: the vocabulary has %u tokens, more than the %u rows of token_embd",
+            st = g2_error(GEMMA2_ERR_FORMAT,
+                          "GGUF: the vocabulary has %u tokens, more than the %u rows of token_embd",
                           (unsigned)m->tokenizer->n_pieces, (unsigned)m->cfg.vocab_size);
             goto out;
         }

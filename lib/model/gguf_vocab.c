@@ -53,7 +53,8 @@ static int special_id(const g2_gguf *g, const char *key, uint32_t n, int32_t *ou
     if (r < 0)
         return -1;
     if (r == 1 && v >= n) {
-        g2_error(GEMMA2_ERR_FORMAT, "GGUF: %s = %u is not a token id (%u tokens)", key, (unsigned)v, (unsigned)n);
+        g2_error(GEMMA2_ERR_FORMAT, "GGUF: %s = %u is not a token id (%u tokens)", key, (unsigned)v,
+                 (unsigned)n);
         return -1;
     }
     if (r == 1)
@@ -114,7 +115,8 @@ static gemma2_status build(const g2_gguf *g, const g2_gguf_kv *tokens, g2_tok_bu
     if (g2_tok_builder_index(b, err, sizeof err) != 0 ||
         g2_tok_builder_merges_from_scores(b, score, err, sizeof err) != 0 ||
         g2_tok_builder_finish(b, blob, size, err, sizeof err) != 0) {
-        g2_error(strstr(err, "out of memory") ? GEMMA2_ERR_OUT_OF_MEMORY : GEMMA2_ERR_FORMAT, "GGUF: %s", err);
+        g2_error(strstr(err, "out of memory") ? GEMMA2_ERR_OUT_OF_MEMORY : GEMMA2_ERR_FORMAT, "GGUF: %s",
+                 err);
         goto out;
     }
     st = GEMMA2_OK;
@@ -138,9 +140,10 @@ gemma2_status g2_gguf_tokenizer_blob(const g2_gguf *g, uint8_t **blob, size_t *s
         return g2_error(GEMMA2_ERR_UNSUPPORTED,
                         "GGUF: tokenizer model '%.*s' is not supported (Gemma's is 'llama', SentencePiece)",
                         (int)(len > 64 ? 64 : len), model);
-    if (!tokens || tokens->type != G2_GGUF_ARRAY || tokens->elem_type != G2_GGUF_STRING || tokens->count == 0 ||
-        tokens->count > G2_TOK_MAX_PIECES)
-        return g2_error(GEMMA2_ERR_FORMAT, "GGUF: tokenizer.ggml.tokens is missing or not a list of 1 to %u strings",
+    if (!tokens || tokens->type != G2_GGUF_ARRAY || tokens->elem_type != G2_GGUF_STRING ||
+        tokens->count == 0 || tokens->count > G2_TOK_MAX_PIECES)
+        return g2_error(GEMMA2_ERR_FORMAT,
+                        "GGUF: tokenizer.ggml.tokens is missing or not a list of 1 to %u strings",
                         (unsigned)G2_TOK_MAX_PIECES);
     g2_tok_builder b;
     memset(&b, 0, sizeof b);

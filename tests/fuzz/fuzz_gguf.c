@@ -122,7 +122,8 @@ static void open_bytes(const uint8_t *data, size_t size, uint32_t flags) {
     gemma2_model_info_init(&info, sizeof info);
     if (gemma2_model_get_info(m, &info) != GEMMA2_OK || info.vocab_size == 0)
         abort();
-    if (size >= 4 && memcmp(data, "GGUF", 4) == 0 && (info.source != GEMMA2_SOURCE_GGUF || info.has_checksums))
+    if (size >= 4 && memcmp(data, "GGUF", 4) == 0 &&
+        (info.source != GEMMA2_SOURCE_GGUF || info.has_checksums))
         abort();
     tokenize(m, info.vocab_size);
     if (info.weight_bytes <= (16u << 20)) { /* keep each run short */
