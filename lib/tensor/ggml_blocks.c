@@ -146,10 +146,12 @@ static void k4_scale_min(const uint8_t *packed, unsigned j, unsigned *scale, uns
 }
 
 /* Q4_K: d, dmin, scales[12], qs[128]. Each 64 elements share 32 bytes: the first 32
- * elements in the low nibbles, the next 32 in the high nibbles. */
-static void q4_k_block(const uint8_t *b, float *y) {
+ * elements in the low nibbles, the next 32 in the high nibbles. Q5_K: d, dmin,
+ * scales[12], qh[32], qs[128]: the same plus a fifth bit, bit j of qh[l] for element
+ * 32 * j + l (qh is NULL for Q4_K). */
+static void k_block_4_or_5(const uint8_t *b, const uint8_t *qh, const uint8_t *qs, float *y) {
     const float d = load_f16(b), dmin = load_f16(b + 2);
-    const uint8_t *scales = b + 4, *qs = b + 16;
+    const uint8_t *scales = b + 4;
     for (unsigned j = 0; j < 8; j++) {
         unsigned sc, m;
         k4_scale_min(scales, j, &sc, &m);
@@ -157,30 +159,15 @@ static void q4_k_block(const uint8_t *b, float *y) {
         const uint8_t *src = qs + 32 * (j / 2);
         const unsigned shift = 4 * (j % 2);
         for (unsigned l = 0; l < 32; l++) {
-            const float scaled = scale * (float)((src[l] >> shift) & 0xFu);
-            y[32 * j + l] = scaled - min;
-        }
-    }
-}
-
-/* Q5_K: d, dmin, scales[12], qh[32], qs[128]. As Q4_K plus a fifth bit: bit j of
- * qh[l] for element 32 * j + l. */
-static void q5_k_block(const uint8_t *b, float *y) {
-    const float d = load_f16(b), dmin = load_f16(b + 2);
-    const uint8_t *scales = b + 4, *qh = b + 16, *qs = b + 48;
-    for (unsigned j = 0; j < 8; j++) {
-        unsigned sc, m;
-        k4_scale_min(scales, j, &sc, &m);
-        const float scale = d * (float)sc, min = dmin * (float)m;
-        const uint8_t *src = qs + 32 * (j / 2);
-        const unsigned shift = 4 * (j % 2);
-        for (unsigned l = 0; l < 32; l++) {
-            const unsigned q = ((src[l] >> shift) & 0xFu) | ((qh[l] >> j) & 1u) << 4;
+            const unsigned q = ((src[l] >> shift) & 0xFu) | (qh ? ((qh[l] >> j) & 1u) << 4 : 0u);
             const float scaled = scale * (float)q;
             y[32 * j + l] = scaled - min;
         }
     }
 }
+
+static void q4_k_block(const uint8_t *b, float *y) { k_block_4_or_5(b, NULL, b + 16, y); }
+static void q5_k_block(const uint8_t *b, float *y) { k_block_4_or_5(b, b + 16, b + 48, y); }
 
 /* Q6_K: ql[128], qh[64], int8 scales[16], d; q = 6 bits - 32. In each 128-element half
  * h, quarter k (32 elements) takes nibble k / 2 of ql[64h + 32(k % 2) + l] and bits
