@@ -315,6 +315,7 @@ static gemma2_status map_tensors(const g2_gguf *g, gemma2_model *m, plan *p) {
 /* ---- conversion, in parallel over row ranges ----------------------------------- */
 
 #define CHUNK_VALUES ((uint64_t)1 << 20) /* floats of scratch per work item: a row of the widest FFN */
+_Static_assert(G2_MAX_FFN <= CHUNK_VALUES && G2_MAX_HIDDEN <= CHUNK_VALUES, "a row must fit the scratch");
 
 typedef struct chunk {
     uint32_t tensor;
@@ -399,10 +400,7 @@ static gemma2_status make_chunks(convert_job *job) {
         n = 0;
         for (uint32_t i = 0; i < m->n_tensors; i++) {
             const uint64_t cols = job->p->src[i].ne[0], rows = job->p->src[i].ne[1];
-            const uint64_t per = cols >= CHUNK_VALUES ? 1 : CHUNK_VALUES / cols;
-            if (cols > CHUNK_VALUES)
-                return g2_error(GEMMA2_ERR_UNSUPPORTED, "GGUF: tensor '%s' has rows longer than %llu values",
-                                m->tensors[i].name, (unsigned long long)CHUNK_VALUES);
+            const uint64_t per = CHUNK_VALUES / cols; /* >= 1: shapes were checked against the config */
             for (uint64_t r = 0; r < rows; r += per, n++)
                 if (pass)
                     job->chunks[n] = (chunk){i, (uint32_t)r, (uint32_t)(rows - r < per ? rows - r : per)};
@@ -440,9 +438,8 @@ static gemma2_status convert_all(gemma2_model *m, const g2_gguf *g, const plan *
     }
     free(job.chunks);
     free(job.status);
-    if (st == GEMMA2_OK)
-        (void)mprotect(m->unpacked, m->unpacked_size,
-                       PROT_READ); /* immutable from here, as a mapped file is */
+    if (st == GEMMA2_OK) /* immutable from here, as a mapped file is */
+        (void)mprotect(m->unpacked, m->unpacked_size, PROT_READ);
     return st;
 }
 
@@ -490,18 +487,8 @@ gemma2_status g2_model_load_gguf(gemma2_model *m, int n_threads) {
     if ((st = read_config(&g, m, embed)) != GEMMA2_OK || (st = map_tensors(&g, m, &p)) != GEMMA2_OK ||
         (st = g2_gguf_tokenizer_blob(&g, &blob, &blob_size)) != GEMMA2_OK)
         goto out;
-    if (blob) {
-        if ((st = g2_tokenizer_load(blob, blob_size, &m->tokenizer)) != GEMMA2_OK)
-            goto out;
-        m->tokenizer->owned_by_model = 1;
-        if (m->tokenizer->n_pieces > m->cfg.vocab_size) {
-            st = g2_error(GEMMA2_ERR_FORMAT,
-                          "GGUF: the vocabulary has %u tokens, more than the %u rows of token_embd",
-                          (unsigned)m->tokenizer->n_pieces, (unsigned)m->cfg.vocab_size);
-            goto out;
-        }
-    }
-    if ((st = convert_all(m, &g, &p, n_threads)) != GEMMA2_OK)
+    if ((blob && (st = g2_model_set_tokenizer(m, blob, blob_size)) != GEMMA2_OK) ||
+        (st = convert_all(m, &g, &p, n_threads)) != GEMMA2_OK)
         goto out;
     model_digest(m, blob, blob_size);
 out:

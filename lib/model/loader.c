@@ -159,6 +159,17 @@ static gemma2_status read_config(gemma2_model *m, const g2_file_header *h) {
     return GEMMA2_OK;
 }
 
+gemma2_status g2_model_set_tokenizer(gemma2_model *m, const uint8_t *blob, size_t size) {
+    gemma2_status st = g2_tokenizer_load(blob, size, &m->tokenizer);
+    if (st != GEMMA2_OK)
+        return st;
+    m->tokenizer->owned_by_model = 1;
+    if (m->tokenizer->n_pieces > m->cfg.vocab_size)
+        return g2_error(GEMMA2_ERR_FORMAT, "the tokenizer has %u pieces, more than the %u rows of the embedding",
+                        (unsigned)m->tokenizer->n_pieces, (unsigned)m->cfg.vocab_size);
+    return GEMMA2_OK;
+}
+
 /* The tokenizer record, if the metadata has one (records were checked by read_metadata). */
 static gemma2_status read_tokenizer(gemma2_model *m) {
     for (uint64_t at = 0; at < m->meta_size;) {
@@ -169,13 +180,9 @@ static gemma2_status read_tokenizer(gemma2_model *m) {
         at += sizeof kv + (uint64_t)kv[0] + kv[1];
         if (kv[0] != strlen(G2_TOK_META_KEY) || memcmp(key, G2_TOK_META_KEY, kv[0]) != 0)
             continue;
-        gemma2_status st = g2_tokenizer_load(value, kv[1], &m->tokenizer);
+        gemma2_status st = g2_model_set_tokenizer(m, value, kv[1]);
         if (st != GEMMA2_OK)
             return st;
-        m->tokenizer->owned_by_model = 1;
-        if (m->tokenizer->n_pieces > m->cfg.vocab_size)
-            return g2_error(GEMMA2_ERR_FORMAT, "the tokenizer has %u pieces, more than the model's vocabulary of %u",
-                            (unsigned)m->tokenizer->n_pieces, (unsigned)m->cfg.vocab_size);
         break;
     }
     /* nothing else reads the records: do not keep a second copy of the vocabulary */

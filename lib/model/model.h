@@ -76,6 +76,8 @@ gemma2_status g2_model_load(const char *path, int n_threads, uint32_t flags, con
                             gemma2_model **out);
 void g2_model_free(gemma2_model *model);
 
+/* Loads the tokenizer blob as the model's own, which must fit its vocabulary (loader.c). */
+gemma2_status g2_model_set_tokenizer(gemma2_model *m, const uint8_t *blob, size_t size);
 /* Range checks of a config however it was read (loader.c). */
 gemma2_status g2_config_validate(const g2_file_config *c);
 
