@@ -227,54 +227,18 @@ const g2_gguf_kv *g2_gguf_find(const g2_gguf *g, const char *key) {
     return NULL;
 }
 
-/* An integer scalar at p of type t, as a signed 128-bit-safe pair: *neg for negatives. */
-static int int_value(uint32_t t, const uint8_t *p, uint64_t *mag, int *neg) {
-    *neg = 0;
-    switch (t) {
-    case G2_GGUF_U8: *mag = p[0]; return 1;
-    case G2_GGUF_I8: {
-        int8_t v;
-        memcpy(&v, p, 1);
-        *neg = v < 0;
-        *mag = (uint64_t)(v < 0 ? -(int64_t)v : v);
-        return 1;
-    }
-    case G2_GGUF_U16: {
-        uint16_t v;
-        memcpy(&v, p, 2);
-        *mag = v;
-        return 1;
-    }
-    case G2_GGUF_I16: {
-        int16_t v;
-        memcpy(&v, p, 2);
-        *neg = v < 0;
-        *mag = (uint64_t)(v < 0 ? -(int64_t)v : v);
-        return 1;
-    }
-    case G2_GGUF_U32: {
-        uint32_t v;
-        memcpy(&v, p, 4);
-        *mag = v;
-        return 1;
-    }
-    case G2_GGUF_I32: {
-        int32_t v;
-        memcpy(&v, p, 4);
-        *neg = v < 0;
-        *mag = (uint64_t)(v < 0 ? -(int64_t)v : v);
-        return 1;
-    }
-    case G2_GGUF_U64: memcpy(mag, p, 8); return 1;
-    case G2_GGUF_I64: {
-        int64_t v;
-        memcpy(&v, p, 8);
-        *neg = v < 0;
-        *mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-        return 1;
-    }
-    default: return 0;
-    }
+/* The integer scalar at p of type t: 1 and *out if it is >= 0, -1 if negative, 0 if t
+ * is not an integer type. Values are little-endian, so the low bytes come first. */
+static int uint_value(uint32_t t, const uint8_t *p, uint64_t *out) {
+    const int is_signed = t == G2_GGUF_I8 || t == G2_GGUF_I16 || t == G2_GGUF_I32 || t == G2_GGUF_I64;
+    if (!is_signed && t != G2_GGUF_U8 && t != G2_GGUF_U16 && t != G2_GGUF_U32 && t != G2_GGUF_U64)
+        return 0;
+    const size_t width = scalar_size[t];
+    if (is_signed && (p[width - 1] & 0x80u))
+        return -1;
+    *out = 0;
+    memcpy(out, p, width);
+    return 1;
 }
 
 static int wrong(const char *key, const char *what) {
@@ -286,13 +250,13 @@ int g2_gguf_get_u32(const g2_gguf *g, const char *key, uint32_t *out) {
     const g2_gguf_kv *kv = g2_gguf_find(g, key);
     if (!kv)
         return 0;
-    uint64_t mag;
-    int neg;
-    if (kv->type == G2_GGUF_ARRAY || !int_value(kv->type, kv->value, &mag, &neg))
+    uint64_t v = 0;
+    const int r = kv->type == G2_GGUF_ARRAY ? 0 : uint_value(kv->type, kv->value, &v);
+    if (r == 0)
         return wrong(key, "is not an integer");
-    if (neg || mag > UINT32_MAX)
+    if (r < 0 || v > UINT32_MAX)
         return wrong(key, "is out of range");
-    *out = (uint32_t)mag;
+    *out = (uint32_t)v;
     return 1;
 }
 
@@ -336,12 +300,10 @@ int g2_gguf_get_str(const g2_gguf *g, const char *key, const char **s, uint64_t 
 }
 
 uint64_t g2_gguf_array_uint(const g2_gguf_kv *kv, uint64_t i, int *ok) {
-    uint64_t mag = 0;
-    int neg = 0;
-    *ok = kv->type == G2_GGUF_ARRAY && i < kv->count && kv->elem_type != G2_GGUF_STRING &&
-          kv->elem_type != G2_GGUF_F32 && kv->elem_type != G2_GGUF_F64 &&
-          int_value(kv->elem_type, kv->value + i * scalar_size[kv->elem_type], &mag, &neg) && !neg;
-    return *ok ? mag : 0;
+    uint64_t v = 0; /* strings and floats are not integers: uint_value gives 0 before using the size */
+    *ok = kv->type == G2_GGUF_ARRAY && i < kv->count &&
+          uint_value(kv->elem_type, kv->value + i * scalar_size[kv->elem_type], &v) == 1;
+    return *ok ? v : 0;
 }
 
 void g2_gguf_next_string(const g2_gguf_kv *kv, const uint8_t **at, const char **s, uint64_t *len) {
