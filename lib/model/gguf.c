@@ -227,12 +227,17 @@ const g2_gguf_kv *g2_gguf_find(const g2_gguf *g, const char *key) {
     return NULL;
 }
 
+int g2_gguf_is_int_type(uint32_t t) {
+    return t == G2_GGUF_U8 || t == G2_GGUF_I8 || t == G2_GGUF_U16 || t == G2_GGUF_I16 || t == G2_GGUF_U32 ||
+           t == G2_GGUF_I32 || t == G2_GGUF_U64 || t == G2_GGUF_I64;
+}
+
 /* The integer scalar at p of type t: 1 and *out if it is >= 0, -1 if negative, 0 if t
  * is not an integer type. Values are little-endian, so the low bytes come first. */
 static int uint_value(uint32_t t, const uint8_t *p, uint64_t *out) {
-    const int is_signed = t == G2_GGUF_I8 || t == G2_GGUF_I16 || t == G2_GGUF_I32 || t == G2_GGUF_I64;
-    if (!is_signed && t != G2_GGUF_U8 && t != G2_GGUF_U16 && t != G2_GGUF_U32 && t != G2_GGUF_U64)
+    if (!g2_gguf_is_int_type(t))
         return 0;
+    const int is_signed = t == G2_GGUF_I8 || t == G2_GGUF_I16 || t == G2_GGUF_I32 || t == G2_GGUF_I64;
     const size_t width = scalar_size[t];
     if (is_signed && (p[width - 1] & 0x80u))
         return -1;

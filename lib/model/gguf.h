@@ -86,6 +86,9 @@ int g2_gguf_get_f32(const g2_gguf *g, const char *key, float *out);
 int g2_gguf_get_bool(const g2_gguf *g, const char *key, int *out);
 int g2_gguf_get_str(const g2_gguf *g, const char *key, const char **s, uint64_t *len);
 
+/* 1 for the integer value types (any width, either sign). */
+int g2_gguf_is_int_type(uint32_t type);
+
 /* Element i of an integer array as u64 (0 if kv is not an integer array or i is out of
  * range; *ok says which). */
 uint64_t g2_gguf_array_uint(const g2_gguf_kv *kv, uint64_t i, int *ok);

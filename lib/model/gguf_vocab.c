@@ -40,10 +40,6 @@ static gemma2_status array_of(const g2_gguf *g, const char *key, uint64_t n, int
 }
 
 static int is_f32(uint32_t t) { return t == G2_GGUF_F32; }
-static int is_int(uint32_t t) {
-    return t == G2_GGUF_U8 || t == G2_GGUF_I8 || t == G2_GGUF_U16 || t == G2_GGUF_I16 || t == G2_GGUF_U32 ||
-           t == G2_GGUF_I32 || t == G2_GGUF_U64 || t == G2_GGUF_I64;
-}
 
 /* A declared special id: -1 when absent (the builder then finds the piece by name). */
 static int special_id(const g2_gguf *g, const char *key, uint32_t n, int32_t *out) {
@@ -68,7 +64,7 @@ static gemma2_status build(const g2_gguf *g, const g2_gguf_kv *tokens, g2_tok_bu
     const uint64_t n = tokens->count;
     const g2_gguf_kv *scores, *types;
     gemma2_status st = array_of(g, "tokenizer.ggml.scores", n, is_f32, &scores);
-    if (st != GEMMA2_OK || (st = array_of(g, "tokenizer.ggml.token_type", n, is_int, &types)) != GEMMA2_OK)
+    if (st != GEMMA2_OK || (st = array_of(g, "tokenizer.ggml.token_type", n, g2_gguf_is_int_type, &types)) != GEMMA2_OK)
         return st;
     if (g2_tok_builder_init(b, "GGUF vocabulary", (size_t)n, err, sizeof err) != 0)
         return g2_error(GEMMA2_ERR_FORMAT, "%s", err);
