@@ -386,11 +386,6 @@ static int convert(const char *src_dir, const char *out, int dtype, int embed_dt
     g2_model_writer *w = NULL;
     int rc = -1;
 
-    struct stat st;
-    if (stat(out, &st) == 0 && S_ISDIR(st.st_mode)) {
-        g2_fail(err, cap, "%s is a directory; OUT must be a file name", out);
-        goto out;
-    }
     if (g2_hf_open(&ck, src_dir, err, cap) != 0 || import_tokenizer(ck, &tok, &tok_size, err, cap) != 0)
         goto out;
     size_t n_jobs = 2 + (size_t)ck->config.n_layers * G2_LAYER_ROLES;
@@ -467,9 +462,6 @@ out:
 
 /* A GGUF file: opened by the library, which converts its tensors at open, then saved. */
 static int convert_gguf(const char *in, const char *out, int compress, char *err, size_t cap) {
-    struct stat st;
-    if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
-        return g2_fail(err, cap, "%s is a directory; OUT must be a file name", out);
     gemma2_model *m = NULL;
     gemma2_status rc = gemma2_model_open(in, NULL, &m);
     if (rc == GEMMA2_OK)
@@ -542,8 +534,12 @@ int g2_cli_convert(int argc, char **argv) {
         return usage_error("convert needs SRC_DIR and OUT");
 
     char err[1024];
-    struct stat src_stat;
-    if (stat(src, &src_stat) == 0 && S_ISREG(src_stat.st_mode)) {
+    struct stat st;
+    if (stat(out, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "gemma2 convert: error: %s is a directory; OUT must be a file name\n", out);
+        return 1;
+    }
+    if (stat(src, &st) == 0 && S_ISREG(st.st_mode)) {
         if (dtype >= 0 || embed_dtype >= 0)
             return usage_error("--dtype and --embed-dtype are for checkpoint folders; a GGUF file keeps "
                                "the types it loads as");
