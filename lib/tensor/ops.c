@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "tensor/ops.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 

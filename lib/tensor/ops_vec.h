@@ -291,10 +291,17 @@ G2_T static void SUF(softmax_row)(float *s, uint32_t n, float cap) {
             dl[l] += dl[l + w];
     }
     const VF inv = SUF(splat)((float)(1.0 / dl[0]));
-    for (j = 0; j + VW <= n; j += VW)
-        SUF(st)(s + j, SUF(ld)(s + j) * inv);
-    for (; j < n; j++)
+    /* weights below FLT_MIN are 0: they cannot change a sum that holds the largest one,
+     * and each product with a subnormal weight costs a slow assist on x86 */
+    for (j = 0; j + VW <= n; j += VW) {
+        const VF p = SUF(ld)(s + j) * inv;
+        SUF(st)(s + j, SUF(sel)(p < FLT_MIN, SUF(splat)(0.0f), p));
+    }
+    for (; j < n; j++) {
         s[j] *= inv[0];
+        if (s[j] < FLT_MIN)
+            s[j] = 0.0f;
+    }
 }
 
 /* Accumulators of the weighted sums of values: as many vectors as stay in registers. */

@@ -403,6 +403,66 @@ static void test_attend(void) {
     }
 }
 
+/* Softmax weights below FLT_MIN are zero on every table: they could not change a sum
+ * of values that includes the largest weight, and as subnormal multiplicands they cost
+ * a slow assist per product (a quarter of a 2B prefill, measured). One token, d = 1,
+ * soft-cap 50: keys of ±200 give scores ±49.97, so the smallest weights are about
+ * e^-99.9 (subnormal) and the middle ones e^-80 (normal). */
+static void test_attend_tiny_weights(void) {
+    enum { P = 48 };
+    float q[1] = {1.0f}, k[P], v[P], out[1], scores[P + 16];
+    for (int j = 0; j < P; j++) {
+        k[g2_key_index(P, 1, (uint32_t)j, 0)] = j % 3 == 0 ? 200.0f : j % 3 == 1 ? -200.0f : -25.0f;
+        v[j] = 1.0f + (float)j;
+    }
+    float first_out = 0.0f;
+    for (int tb = 0; tb < 3; tb++) {
+        const g2_float_kernels *kt = g2_float_kernels_get(tb);
+        if (!kt)
+            continue;
+        memset(scores, 0xFF, sizeof scores);
+        g2_attend_args a = {.q = q,
+                            .out = out,
+                            .tok_stride = 1,
+                            .k = k,
+                            .k_len = P,
+                            .v = v,
+                            .v_stride = 1,
+                            .d = 1,
+                            .n_heads = 1,
+                            .n_tok = 1,
+                            .first_pos = P - 1,
+                            .softcap = 50.0f,
+                            .scores = scores};
+        kt->attend(&a);
+        int zeros = 0, kept = 0;
+        for (int j = 0; j < P; j++) {
+            CHECK(fpclassify(scores[j]) != FP_SUBNORMAL, "%s: weight %d is subnormal (%g)", kt->name, j,
+                  (double)scores[j]);
+            if (j % 3 == 1) {
+                CHECK(scores[j] == 0.0f, "%s: weight %d (about e^-99.9) is %g, not 0", kt->name, j,
+                      (double)scores[j]);
+                zeros += scores[j] == 0.0f;
+            } else if (j % 3 == 2) {
+                CHECK(scores[j] > 0.0f && scores[j] < 1e-30f, "%s: weight %d (about e^-80) is %g", kt->name,
+                      j, (double)scores[j]);
+                kept += scores[j] > 0.0f;
+            }
+        }
+        CHECK(zeros == P / 3 && kept == P / 3, "%s: %d weights flushed, %d small ones kept", kt->name, zeros,
+              kept);
+        /* the 16 largest weights are equal: the output is the mean of their values */
+        double mean = 0;
+        for (int j = 0; j < P; j += 3)
+            mean += v[j] / (P / 3);
+        CHECK(fabs(out[0] - mean) <= 1e-5 * mean, "%s: output %g, expected %g", kt->name, (double)out[0],
+              mean);
+        if (tb == 0)
+            first_out = out[0];
+        CHECK(!memcmp(&first_out, out, sizeof *out), "%s: output differs from the baseline table", kt->name);
+    }
+}
+
 int main(void) {
     test_rmsnorm();
     test_softcap_geglu();
@@ -412,5 +472,6 @@ int main(void) {
     test_exp_tanh_sweep();
     test_tables_same_bits();
     test_attend();
+    test_attend_tiny_weights();
     return tu_finish("test_ops");
 }
