@@ -25,6 +25,9 @@ static void quantize_input(gemma2_session *s, const float *x, uint32_t n, uint32
                                         s->act.ql + (size_t)t * nb * G2_QK,
                                         s->act.d + (size_t)t * nb, s->act.sum + (size_t)t * nb);
     s->act.nb = nb;
+    s->act.tiles_tok = 0;
+    if (s->model->kernels->prepare_act)
+        s->model->kernels->prepare_act(&s->act, n);
 }
 
 /* The matmul input x [n][cols]; quantized weights read what quantize_input saw last. */

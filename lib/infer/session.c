@@ -95,6 +95,13 @@ gemma2_status g2_session_create(gemma2_model *model, int n_threads, uint32_t n_c
     s->act.d = g2_malloc(act_blocks * sizeof *s->act.d);
     s->act.sum = g2_malloc(act_blocks * sizeof *s->act.sum);
     failed |= !s->act.qs || !s->act.ql || !s->act.d || !s->act.sum;
+    size_t tile_bytes = 0; /* the matrix unit's layout of the same input, if the kernels use one */
+    if (model->quantized && model->kernels->prepare_act) {
+        tile_bytes = G2_ACT_TILE_BYTES(C, s->act_nb_max) + G2_ACT_TILE_FLOATS(C, s->act_nb_max) * sizeof(float);
+        s->act.tiles = g2_malloc(G2_ACT_TILE_BYTES(C, s->act_nb_max));
+        s->act.tiles_d = g2_malloc(G2_ACT_TILE_FLOATS(C, s->act_nb_max) * sizeof(float));
+        failed |= !s->act.tiles || !s->act.tiles_d;
+    }
     if (failed) {
         g2_session_destroy(s);
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory for a session of %u positions",
@@ -105,7 +112,8 @@ gemma2_status g2_session_create(gemma2_model *model, int n_threads, uint32_t n_c
                (4 * C_ * c->hidden_size + 2 * C_ * qdim + 2 * C_ * s->kv_dim + 2 * C_ * c->ffn_size +
                 C_ * (c->head_dim / 2) * 2 + scores + T * s->row_stride + c->vocab_size) *
                    sizeof(float) +
-               act_blocks * (2 * G2_QK + sizeof *s->act.d + sizeof *s->act.sum) + (size_t)n_ctx * sizeof(int32_t) +
+               act_blocks * (2 * G2_QK + sizeof *s->act.d + sizeof *s->act.sum) + tile_bytes +
+               (size_t)n_ctx * sizeof(int32_t) +
                s->piece_cap;
     atomic_fetch_add(&model->refs, 1);
     s->model = model;
@@ -137,6 +145,8 @@ void g2_session_destroy(gemma2_session *s) {
     free(s->act.ql);
     free(s->act.d);
     free(s->act.sum);
+    free(s->act.tiles);
+    free(s->act.tiles_d);
     if (s->model && atomic_fetch_sub(&s->model->refs, 1) == 1)
         g2_model_free(s->model);
     free(s);

@@ -70,14 +70,26 @@ typedef struct g2_qmatrix {
 } g2_qmatrix;
 
 /* Quantized activations of n tokens: token t's blocks start at qs + t * nb * 32,
- * ql + t * nb * 32, d + t * nb, sum + t * nb. */
+ * ql + t * nb * 32, d + t * nb, sum + t * nb. A table with prepare_act may also lay
+ * the same values out for its matrix unit, once per input for every matrix and thread
+ * that reads it: tiles (G2_ACT_TILE_BYTES) and tiles_d (G2_ACT_TILE_FLOATS), both
+ * NULL if the owner has no room; tiles_tok is the n_tok they hold, 0 if none. */
 typedef struct g2_qact {
     int8_t *qs;   /* hi digits */
     int8_t *ql;   /* lo digits */
     float *d;     /* the unit of 256 * hi + lo */
     int32_t *sum; /* Σ (256 * hi + lo) per block */
     uint32_t nb;
+    int8_t *tiles;
+    float *tiles_d;
+    uint32_t tiles_tok;
 } g2_qact;
+
+/* Room for the tile layout of n_tok tokens of nb blocks: tiles of 16 tokens, each
+ * block 2 digits × 512 bytes and 16 scales. */
+#define G2_ACT_TILES(n_tok) (((size_t)(n_tok) + 15) / 16)
+#define G2_ACT_TILE_BYTES(n_tok, nb) (G2_ACT_TILES(n_tok) * (nb)*1024u)
+#define G2_ACT_TILE_FLOATS(n_tok, nb) (G2_ACT_TILES(n_tok) * (nb)*16u)
 
 /* One instruction set's kernels. Every table computes the function above bit for bit
  * (tests/kernels compares each with the scalar table). */
@@ -91,6 +103,10 @@ typedef struct g2_kernels {
                     size_t y_stride);
     void (*gemm_q4)(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact *A, uint32_t n_tok, float *y,
                     size_t y_stride);
+    /* NULL, or: after all n_tok tokens of A are quantized, fills A->tiles / tiles_d
+     * and sets tiles_tok (or leaves it 0 when the gemms would not read them). The
+     * gemms give the same bits either way, faster when prepared. */
+    void (*prepare_act)(g2_qact *A, uint32_t n_tok);
 } g2_kernels;
 
 /* The tables; an ISA's table exists only in builds for its CPU family. */

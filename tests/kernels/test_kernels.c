@@ -199,6 +199,9 @@ static void make_case(test_case *c, int q4, uint32_t rows, uint32_t cols, uint32
     c->A.ql = xmalloc((size_t)n_tok * c->nb * G2_QK);
     c->A.d = xmalloc((size_t)n_tok * c->nb * sizeof(float));
     c->A.sum = xmalloc((size_t)n_tok * c->nb * sizeof(int32_t));
+    c->A.tiles = xmalloc(G2_ACT_TILE_BYTES(n_tok, c->nb));
+    c->A.tiles_d = xmalloc(G2_ACT_TILE_FLOATS(n_tok, c->nb) * sizeof(float));
+    c->A.tiles_tok = 0;
     float *x = xmalloc((size_t)cols * sizeof(float));
     for (uint32_t t = 0; t < n_tok; t++) {
         const float scale = (float)(1 + rnd() % 100);
@@ -218,6 +221,8 @@ static void free_case(test_case *c) {
     free(c->A.ql);
     free(c->A.d);
     free(c->A.sum);
+    free(c->A.tiles);
+    free(c->A.tiles_d);
 }
 
 static int weight(const test_case *c, int q4, uint32_t r, uint32_t col) {
@@ -272,29 +277,46 @@ static void check_case(const g2_kernels *k, int q4, test_case *c) {
     void (*fn)(const g2_qmatrix *, uint32_t, uint32_t, const g2_qact *, uint32_t, float *, size_t) =
         q4 ? k->gemm_q4 : k->gemm_q8;
     ref(&c->W, c->r0, c->r1, &c->A, c->n_tok, ys, c->y_stride);
-    fn(&c->W, c->r0, c->r1, &c->A, c->n_tok, yk, c->y_stride);
-    int bad = 0;
-    for (uint32_t t = 0; t < c->n_tok && bad < 3; t++)
-        for (size_t r = 0; r < c->y_stride && bad < 3; r++) {
-            const size_t at = (size_t)t * c->y_stride + r;
-            if (r < c->r0 || r >= c->r1) {
-                uint32_t u;
-                memcpy(&u, &yk[at], sizeof u);
-                CHECK(u == 0x7FC0DEADu, "%s gemm_q%d wrote outside its range: t=%u r=%zu", k->name,
-                      q4 ? 4 : 8, t, r);
-                bad += u != 0x7FC0DEADu;
-                continue;
-            }
-            double mag;
-            const double exact = exact_dot(c, q4, (uint32_t)r, t, &mag), tol = tolerance(c->nb) * mag;
-            const int ok = !memcmp(&yk[at], &ys[at], sizeof(float)) && fabs((double)ys[at] - exact) <= tol;
-            CHECK(ok,
-                  "%s gemm_q%d rows %u cols %u [%u, %u) n_tok %u: t=%u r=%zu: %.9g vs scalar %.9g (exact "
-                  "%.9g, tol %.3g)",
-                  k->name, q4 ? 4 : 8, c->rows, c->cols, c->r0, c->r1, c->n_tok, t, r, (double)yk[at],
-                  (double)ys[at], exact, tol);
-            bad += !ok;
+    /* A table with a prepared-input path is checked on both paths; "prepared" must
+     * then actually be taken for the sizes it claims (the amx table: 12 tokens up). */
+    for (int prep = k->prepare_act ? 1 : 0; prep >= 0; prep--) {
+        c->A.tiles_tok = 0;
+        if (prep) {
+            k->prepare_act(&c->A, c->n_tok);
+            CHECK(c->A.tiles_tok == 0 || c->A.tiles_tok == c->n_tok,
+                  "%s prepare_act: tiles_tok %u for %u tokens", k->name, c->A.tiles_tok, c->n_tok);
+            if (!strcmp(k->name, "amx"))
+                CHECK((c->A.tiles_tok != 0) == (c->n_tok >= 12), "amx prepare_act: %u tokens prepared: %u",
+                      c->n_tok, c->A.tiles_tok);
         }
+        for (size_t i = 0; i < ny; i++)
+            yk[i] = sentinel;
+        fn(&c->W, c->r0, c->r1, &c->A, c->n_tok, yk, c->y_stride);
+        int bad = 0;
+        for (uint32_t t = 0; t < c->n_tok && bad < 3; t++)
+            for (size_t r = 0; r < c->y_stride && bad < 3; r++) {
+                const size_t at = (size_t)t * c->y_stride + r;
+                if (r < c->r0 || r >= c->r1) {
+                    uint32_t u;
+                    memcpy(&u, &yk[at], sizeof u);
+                    CHECK(u == 0x7FC0DEADu, "%s gemm_q%d wrote outside its range: t=%u r=%zu", k->name,
+                          q4 ? 4 : 8, t, r);
+                    bad += u != 0x7FC0DEADu;
+                    continue;
+                }
+                double mag;
+                const double exact = exact_dot(c, q4, (uint32_t)r, t, &mag), tol = tolerance(c->nb) * mag;
+                const int ok =
+                    !memcmp(&yk[at], &ys[at], sizeof(float)) && fabs((double)ys[at] - exact) <= tol;
+                CHECK(ok,
+                      "%s gemm_q%d rows %u cols %u [%u, %u) n_tok %u: t=%u r=%zu: %.9g vs scalar %.9g (exact "
+                      "%.9g, tol %.3g)",
+                      k->name, q4 ? 4 : 8, c->rows, c->cols, c->r0, c->r1, c->n_tok, t, r, (double)yk[at],
+                      (double)ys[at], exact, tol);
+                bad += !ok;
+            }
+    }
+    c->A.tiles_tok = 0;
     free(ys);
     free(yk);
 }
@@ -458,8 +480,10 @@ static void bench(const g2_kernels *k, int q4) {
     }
     const double gbs = (double)copies * bytes / best / 1e9;
     /* n_tok = 64 */
+    if (k->prepare_act)
+        k->prepare_act(&c.A, 64);
     double best64 = 1e30;
-    for (int rep = 0; rep < 2; rep++) {
+    for (int rep = 0; rep < 12; rep++) { /* short runs: the best of many */
         double t0 = now();
         fn(&c.W, 0, rows, &c.A, 64, y, rows);
         best64 = fmin(best64, now() - t0);
