@@ -97,10 +97,12 @@ gemma2_status g2_session_create(gemma2_model *model, int n_threads, uint32_t n_c
     failed |= !s->act.qs || !s->act.ql || !s->act.d || !s->act.sum;
     size_t tile_bytes = 0; /* the matrix unit's layout of the same input, if the kernels use one */
     if (model->quantized && model->kernels->prepare_act) {
-        tile_bytes = G2_ACT_TILE_BYTES(C, s->act_nb_max) + G2_ACT_TILE_FLOATS(C, s->act_nb_max) * sizeof(float);
-        s->act.tiles = g2_malloc(G2_ACT_TILE_BYTES(C, s->act_nb_max));
-        s->act.tiles_d = g2_malloc(G2_ACT_TILE_FLOATS(C, s->act_nb_max) * sizeof(float));
+        const size_t tiles = G2_ACT_TILE_BYTES(C, s->act_nb_max),
+                     scales = G2_ACT_TILE_FLOATS(C, s->act_nb_max) * sizeof(float);
+        s->act.tiles = g2_malloc(tiles);
+        s->act.tiles_d = g2_malloc(scales);
         failed |= !s->act.tiles || !s->act.tiles_d;
+        tile_bytes = tiles + scales;
     }
     if (failed) {
         g2_session_destroy(s);
