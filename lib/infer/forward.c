@@ -14,17 +14,29 @@
 #include "tensor/ops.h"
 #include "tensor/quant.h"
 
-/* Quantizes the n rows of x ([n][cols]) for the quantized matrices that read it next
- * (q/k/v share one quantization, as do gate/up). */
-static void quantize_input(gemma2_session *s, const float *x, uint32_t n, uint32_t cols) {
+/* Activation digits for an input read by the matrices W[0..n): two if any is q8, one
+ * if all are q4 (lib/tensor/quant.h). */
+static unsigned input_digits(const g2_matrix *const *W, int n) {
+    for (int i = 0; i < n; i++)
+        if (W[i]->type == G2_TYPE_Q8)
+            return 2;
+    return 1;
+}
+
+/* Quantizes the n rows of x ([n][cols]) for the quantized matrices W[0..nw) that read
+ * it next (q/k/v share one quantization, as do gate/up). */
+static void quantize_input(gemma2_session *s, const float *x, uint32_t n, uint32_t cols, const g2_matrix *const *W,
+                           int nw) {
     if (!s->model->quantized)
         return;
     const uint32_t nb = g2_q_blocks(cols);
+    const unsigned digits = input_digits(W, nw);
     for (uint32_t t = 0; t < n; t++)
-        s->model->kernels->quantize_act(x + (size_t)t * cols, cols, s->act.qs + (size_t)t * nb * G2_QK,
-                                        s->act.ql + (size_t)t * nb * G2_QK,
-                                        s->act.d + (size_t)t * nb, s->act.sum + (size_t)t * nb);
+        s->model->kernels->quantize_act(x + (size_t)t * cols, cols, digits, s->act.qs + (size_t)t * nb * G2_QK,
+                                        s->act.ql + (size_t)t * nb * G2_QK, s->act.d + (size_t)t * nb,
+                                        s->act.sum + (size_t)t * nb);
     s->act.nb = nb;
+    s->act.digits = digits;
     s->act.tiles_tok = 0;
     if (s->model->kernels->prepare_act)
         s->model->kernels->prepare_act(&s->act, n);
@@ -171,7 +183,7 @@ static void attention_block(gemma2_session *s, const g2_layer *L, uint32_t layer
 
     for (uint32_t t = 0; t < n; t++)
         g2_rmsnorm(s->h + (size_t)t * H, s->x + (size_t)t * H, L->attn_norm, H, c->rms_norm_eps);
-    quantize_input(s, s->h, n, H);
+    quantize_input(s, s->h, n, H, (const g2_matrix *[]){&L->q, &L->k, &L->v}, 3);
     const g2_matmul_input in = input(s, s->h, n);
     const g2_matmul_target qkv[3] = {{&L->q, s->q, 0.0f}, {&L->k, s->k, 0.0f}, {&L->v, s->v, 0.0f}};
     g2_matmul_many(s->pool, &in, qkv, 3);
@@ -192,7 +204,7 @@ static void attention_block(gemma2_session *s, const g2_layer *L, uint32_t layer
         }
     }
     attention(s, k_layer, v_layer, cap, n, L->local);
-    quantize_input(s, s->att, n, qdim);
+    quantize_input(s, s->att, n, qdim, (const g2_matrix *[]){&L->o}, 1);
     matmul(s, s->proj, &L->o, s->att, n);
     for (uint32_t t = 0; t < n; t++) {
         float *o = s->proj + (size_t)t * H, *x = s->x + (size_t)t * H;
@@ -207,10 +219,10 @@ static void ffw_block(gemma2_session *s, const g2_layer *L, uint32_t n) {
     const uint32_t H = c->hidden_size, F = c->ffn_size;
     for (uint32_t t = 0; t < n; t++)
         g2_rmsnorm(s->h + (size_t)t * H, s->x + (size_t)t * H, L->pre_ffw_norm, H, c->rms_norm_eps);
-    quantize_input(s, s->h, n, H);
+    quantize_input(s, s->h, n, H, (const g2_matrix *[]){&L->gate, &L->up}, 2);
     const g2_matmul_input in = input(s, s->h, n);
     g2_matmul_geglu(s->pool, &in, &L->gate, &L->up, s->gate, s->up);
-    quantize_input(s, s->gate, n, F);
+    quantize_input(s, s->gate, n, F, (const g2_matrix *[]){&L->down}, 1);
     matmul(s, s->proj, &L->down, s->gate, n);
     for (uint32_t t = 0; t < n; t++) {
         float *o = s->proj + (size_t)t * H, *x = s->x + (size_t)t * H;
@@ -230,7 +242,7 @@ static void output_rows(gemma2_session *s, uint32_t first, uint32_t n, float *lo
     if (hidden)
         memcpy(hidden, s->h, (size_t)n * H * sizeof(float));
     if (logits) {
-        quantize_input(s, s->h, n, H);
+        quantize_input(s, s->h, n, H, (const g2_matrix *[]){&s->model->embed}, 1);
         const g2_matmul_input in = input(s, s->h, n);
         const g2_matmul_target target = {.W = &s->model->embed, .y = logits, .softcap = c->final_softcap};
         g2_matmul_many(s->pool, &in, &target, 1); /* soft-capped as rows finish */

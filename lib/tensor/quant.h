@@ -17,12 +17,14 @@
  * levels of weights normalised by their block's largest |w|, which leave about 0.78 of
  * the squared error of a uniform 4-bit grid (docs/quantization.md).
  *
- * Activations are quantized per token, on the fly, to 16-bit fixed point held as two
- * int8 digits per value (hi, lo), so integer SIMD multiplies int8 by int8 twice:
+ * Activations are quantized per token, on the fly, to fixed point held as int8 digits
+ * (hi, lo), so integer SIMD multiplies int8 by int8: two digits (16 bits) for inputs
+ * of q8 matrices, one (8 bits, lo = 0) for inputs read only by q4 matrices, whose
+ * own rounding error dwarfs the difference (docs/quantization.md):
  *   amax = max|x| over the block (NaN ignored); if amax < G2_ACT_TINY the block is 0;
  *   e  = x * (127 / amax)                        (float multiply)
  *   hi = clamp(round_half_even(e), -127, 127)
- *   lo = clamp(round_half_even((e - hi) * 256), -127, 127)
+ *   lo = clamp(round_half_even((e - hi) * 256), -127, 127)   two digits; else 0
  *   x ≈ d * (256 * hi + lo),  d = (amax / 127) / 256,   sum = Σ (256 * hi + lo).
  * (e - hi is exact in float. A NaN e converts as the platform's lrintf does: INT_MIN,
  * clamped to -127, on x86-64; 0 on aarch64. Tables agree within a platform.)
@@ -76,10 +78,11 @@ typedef struct g2_qmatrix {
  * NULL if the owner has no room; tiles_tok is the n_tok they hold, 0 if none. */
 typedef struct g2_qact {
     int8_t *qs;   /* hi digits */
-    int8_t *ql;   /* lo digits */
+    int8_t *ql;   /* lo digits (all 0 when digits is 1) */
     float *d;     /* the unit of 256 * hi + lo */
     int32_t *sum; /* Σ (256 * hi + lo) per block */
     uint32_t nb;
+    uint32_t digits; /* 1 or 2, as quantize_act was given: with 1 a kernel may skip lo */
     int8_t *tiles;
     float *tiles_d;
     uint32_t tiles_tok;
@@ -95,8 +98,10 @@ typedef struct g2_qact {
  * (tests/kernels compares each with the scalar table). */
 typedef struct g2_kernels {
     const char *name; /* "scalar", "avx2", "avxvnni", "avx512", "amx", "neon" */
-    /* x[0..n) → one token's blocks (nb = g2_q_blocks(n)); the tail is zero. */
-    void (*quantize_act)(const float *x, uint32_t n, int8_t *qs, int8_t *ql, float *d, int32_t *sum);
+    /* x[0..n) → one token's blocks (nb = g2_q_blocks(n)) of 1 or 2 digits (any other
+     * value is 2); the tail is zero. */
+    void (*quantize_act)(const float *x, uint32_t n, unsigned digits, int8_t *qs, int8_t *ql, float *d,
+                         int32_t *sum);
     /* y[t * y_stride + r] = dot(row r of W, token t of A) for r in [r0, r1),
      * t in [0, n_tok). One function per weight type. */
     void (*gemm_q8)(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact *A, uint32_t n_tok, float *y,

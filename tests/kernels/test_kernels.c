@@ -9,11 +9,12 @@
  *
  * Checks: quantize_act is bit-identical to the scalar one (qs, ql, d and sum) on
  * random vectors of every length 1..300 and awkward values (zeros, ties, huge, tiny,
- * subnormal, inf, NaN), and the scalar one is within its stated error bound;
- * gemm_q8/gemm_q4 are bit-identical to the scalar table (the canonical order of
- * lib/tensor/quant.h), which is itself checked against the exact dot product, for
- * random matrices with ragged columns, row ranges [r0, r1) starting past 0, any n_tok
- * 1..70, long rows, and a y_stride wider than the rows (nothing outside the range is
+ * subnormal, inf, NaN), with one and two digits, and the scalar one is within its
+ * stated error bound; gemm_q8/gemm_q4 are bit-identical to the scalar table (the
+ * canonical order of lib/tensor/quant.h), which is itself checked against the exact
+ * dot product, for one- and two-digit activations, random matrices with ragged
+ * columns, row ranges [r0, r1) starting past 0, any n_tok 1..70, long rows, and a
+ * y_stride wider than the rows (nothing outside the range is
  * written); g2_kernels_select honours GEMMA2_ISA only downwards; gemma2_cpu_kernels
  * and gemma2_cpu_describe follow it and the buffer protocol.
  *
@@ -93,12 +94,13 @@ static void fill_pattern(float *x, uint32_t n, int p) {
     }
 }
 
-/* The scalar quantization against its definition, for finite x: each value is within
- * half a step d of the 16-bit grid d · (256·hi + lo), plus float rounding, except at
- * an exact tie e − hi = ±1/2, where lo clamps from ±128 to ±127 (error d); and sum is
- * Σ (256·hi + lo). */
-static void check_act_bound(const float *x, uint32_t n, const int8_t *qs, const int8_t *ql, const float *d,
-                            const int32_t *sum, int pattern) {
+/* The scalar quantization against its definition, for finite x: with two digits each
+ * value is within half a step d of the 16-bit grid d · (256·hi + lo), plus float
+ * rounding, except at an exact tie e − hi = ±1/2, where lo clamps from ±128 to ±127
+ * (error d); with one digit, lo is 0 and the value within half a step 256·d of
+ * d · 256·hi; and sum is Σ (256·hi + lo). */
+static void check_act_bound(const float *x, uint32_t n, unsigned digits, const int8_t *qs, const int8_t *ql,
+                            const float *d, const int32_t *sum, int pattern) {
     for (uint32_t b = 0; b < g2_q_blocks(n); b++) {
         int all_finite = 1;
         int32_t s = 0;
@@ -106,6 +108,8 @@ static void check_act_bound(const float *x, uint32_t n, const int8_t *qs, const 
             s += G2_ACT_LO_WEIGHT * qs[i] + ql[i];
             if (i < n)
                 all_finite &= isfinite(x[i]) != 0;
+            if (digits == 1)
+                CHECK(ql[i] == 0, "scalar quantize_act: one digit but lo %d at %u pattern %d", ql[i], i, pattern);
         }
         CHECK(s == sum[b], "scalar quantize_act sum: block %u pattern %d", b, pattern);
         if (!all_finite)
@@ -116,7 +120,8 @@ static void check_act_bound(const float *x, uint32_t n, const int8_t *qs, const 
         for (uint32_t i = b * G2_QK; i < (b + 1) * G2_QK; i++) {
             const double xi = i < n ? x[i] : 0.0;
             const double back = (double)d[b] * (G2_ACT_LO_WEIGHT * qs[i] + ql[i]);
-            const double bound = amax < G2_ACT_TINY ? 0.0 : d[b] + 1e-6 * amax;
+            const double step = digits == 1 ? G2_ACT_LO_WEIGHT / 2 * (double)d[b] : (double)d[b];
+            const double bound = amax < G2_ACT_TINY ? 0.0 : step + 1e-6 * amax;
             CHECK(fabs(back - xi) <= bound || (amax < G2_ACT_TINY && fabs(xi) < G2_ACT_TINY),
                   "scalar quantize_act error: x=%g back=%g d=%g pattern %d", xi, back, (double)d[b], pattern);
         }
@@ -130,20 +135,21 @@ static void test_quantize(const g2_kernels *k) {
     float d_s[MAX_NB], d_k[MAX_NB];
     int32_t sum_s[MAX_NB], sum_k[MAX_NB];
     for (uint32_t n = 1; n <= MAX_N; n++)
-        for (int p = 0; p < N_PATTERNS; p++) {
-            fill_pattern(x, n, p);
+        for (int p = 0; p < 2 * N_PATTERNS; p++) {
+            const unsigned digits = p < N_PATTERNS ? 2 : 1;
+            fill_pattern(x, n, p % N_PATTERNS);
             const uint32_t nb = g2_q_blocks(n);
             memset(qs_s, 0x5A, sizeof qs_s); /* the tail must be written too */
             memset(qs_k, 0xA5, sizeof qs_k);
             memset(ql_s, 0x5A, sizeof ql_s);
             memset(ql_k, 0xA5, sizeof ql_k);
-            g2_kernels_scalar.quantize_act(x, n, qs_s, ql_s, d_s, sum_s);
-            k->quantize_act(x, n, qs_k, ql_k, d_k, sum_k);
+            g2_kernels_scalar.quantize_act(x, n, digits, qs_s, ql_s, d_s, sum_s);
+            k->quantize_act(x, n, digits, qs_k, ql_k, d_k, sum_k);
             CHECK(!memcmp(qs_s, qs_k, (size_t)nb * G2_QK), "%s quantize_act qs: n=%u pattern %d", k->name, n,
                   p);
             CHECK(!memcmp(ql_s, ql_k, (size_t)nb * G2_QK), "%s quantize_act ql: n=%u pattern %d", k->name, n,
                   p);
-            check_act_bound(x, n, qs_s, ql_s, d_s, sum_s, p);
+            check_act_bound(x, n, digits, qs_s, ql_s, d_s, sum_s, p);
             CHECK(!memcmp(d_s, d_k, nb * sizeof(float)), "%s quantize_act d: n=%u pattern %d (%g vs %g)",
                   k->name, n, p, (double)d_s[0], (double)d_k[0]);
             CHECK(!memcmp(sum_s, sum_k, nb * sizeof(int32_t)), "%s quantize_act sum: n=%u pattern %d",
@@ -163,9 +169,11 @@ typedef struct test_case {
 } test_case;
 
 /* Random weights (q8 in [-127, 127]; q4 nibbles) with zero padding past cols, random
- * f16 scales of either sign, activations quantized by the scalar table; extreme != 0
- * gives weights and activations all at ±127 (q4: 0/15), the largest products. */
-static void make_case(test_case *c, int q4, uint32_t rows, uint32_t cols, uint32_t n_tok, int extreme) {
+ * f16 scales of either sign, activations quantized by the scalar table to digits (1 or
+ * 2); extreme != 0 gives weights and activations all at ±127 (q4: 0/15), the largest
+ * products. */
+static void make_case(test_case *c, int q4, uint32_t rows, uint32_t cols, uint32_t n_tok, unsigned digits,
+                      int extreme) {
     c->rows = rows;
     c->cols = cols;
     c->nb = g2_q_blocks(cols);
@@ -195,6 +203,7 @@ static void make_case(test_case *c, int q4, uint32_t rows, uint32_t cols, uint32
         c->wd[i] = g2_f32_to_f16(frand() * 0.05f);
     c->W = (g2_qmatrix){.qs = c->wq, .d = c->wd, .rows = rows, .cols = cols, .nb = c->nb};
     c->A.nb = c->nb;
+    c->A.digits = digits;
     c->A.qs = xmalloc((size_t)n_tok * c->nb * G2_QK);
     c->A.ql = xmalloc((size_t)n_tok * c->nb * G2_QK);
     c->A.d = xmalloc((size_t)n_tok * c->nb * sizeof(float));
@@ -207,7 +216,7 @@ static void make_case(test_case *c, int q4, uint32_t rows, uint32_t cols, uint32
         const float scale = (float)(1 + rnd() % 100);
         for (uint32_t i = 0; i < cols; i++)
             x[i] = extreme ? (rnd() & 1 ? scale : -scale) : frand() * scale;
-        g2_kernels_scalar.quantize_act(x, cols, c->A.qs + (size_t)t * c->nb * G2_QK,
+        g2_kernels_scalar.quantize_act(x, cols, digits, c->A.qs + (size_t)t * c->nb * G2_QK,
                                        c->A.ql + (size_t)t * c->nb * G2_QK, c->A.d + (size_t)t * c->nb,
                                        c->A.sum + (size_t)t * c->nb);
     }
@@ -309,9 +318,10 @@ static void check_case(const g2_kernels *k, int q4, test_case *c) {
                 const int ok =
                     !memcmp(&yk[at], &ys[at], sizeof(float)) && fabs((double)ys[at] - exact) <= tol;
                 CHECK(ok,
-                      "%s gemm_q%d rows %u cols %u [%u, %u) n_tok %u: t=%u r=%zu: %.9g vs scalar %.9g (exact "
-                      "%.9g, tol %.3g)",
-                      k->name, q4 ? 4 : 8, c->rows, c->cols, c->r0, c->r1, c->n_tok, t, r, (double)yk[at],
+                      "%s gemm_q%d rows %u cols %u [%u, %u) n_tok %u digits %u: t=%u r=%zu: %.9g vs scalar "
+                      "%.9g (exact %.9g, tol %.3g)",
+                      k->name, q4 ? 4 : 8, c->rows, c->cols, c->r0, c->r1, c->n_tok, c->A.digits, t, r,
+                      (double)yk[at],
                       (double)ys[at], exact, tol);
                 bad += !ok;
             }
@@ -323,17 +333,19 @@ static void check_case(const g2_kernels *k, int q4, test_case *c) {
 
 static void run_case(const g2_kernels *k, int q4, uint32_t rows, uint32_t cols, uint32_t n_tok, int extreme,
                      int full_range) {
-    test_case c;
-    make_case(&c, q4, rows, cols, n_tok, extreme);
-    c.r0 = full_range ? 0 : rnd() % rows;
-    c.r1 = full_range ? rows : c.r0 + 1 + rnd() % (rows - c.r0);
-    c.y_stride = rows + rnd() % 5;
-    check_case(k, q4, &c);
-    if (!full_range && c.r1 - c.r0 > 1 && rnd() % 4 == 0) { /* an empty range writes nothing */
-        c.r1 = c.r0;
+    for (unsigned digits = 1; digits <= 2; digits++) {
+        test_case c;
+        make_case(&c, q4, rows, cols, n_tok, digits, extreme);
+        c.r0 = full_range ? 0 : rnd() % rows;
+        c.r1 = full_range ? rows : c.r0 + 1 + rnd() % (rows - c.r0);
+        c.y_stride = rows + rnd() % 5;
         check_case(k, q4, &c);
+        if (!full_range && c.r1 - c.r0 > 1 && rnd() % 4 == 0) { /* an empty range writes nothing */
+            c.r1 = c.r0;
+            check_case(k, q4, &c);
+        }
+        free_case(&c);
     }
-    free_case(&c);
 }
 
 static void test_gemm(const g2_kernels *k, int q4) {
@@ -455,7 +467,7 @@ static void bench(const g2_kernels *k, int q4) {
     const size_t bytes = g2_q_bytes(q4, rows, cols);
     const size_t copies = (256u << 20) / bytes + 1;
     test_case c;
-    make_case(&c, q4, rows, cols, 64, 0);
+    make_case(&c, q4, rows, cols, 64, q4 ? 1 : 2, 0); /* the forward pass's digits for the type */
     const size_t qbytes = (size_t)rows * nb * (q4 ? G2_QK / 2 : G2_QK), dbytes = (size_t)rows * nb * 2;
     uint8_t *big = xmalloc(copies * (qbytes + dbytes));
     g2_qmatrix *Ws = xmalloc(copies * sizeof *Ws);

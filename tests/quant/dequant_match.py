@@ -17,10 +17,12 @@ is the nearest representable value to the checkpoint's, which pins the packing),
 can come only from (a) the quantization of each matmul input and (b) float rounding.
 
 Error model. (a) Each matmul input is cut into blocks of 32 and stored as
-d * (256 hi + lo) with d = max|x_b| / 127 / 256; the lo digit is x / d rounded to the
-nearest integer, so every input value is moved by an error uniform in [-d/2, d/2]
-(up to d at an exact tie), at most 1/32512 = 2^-15 of its block's largest value, and
-a matmul output row r moves by sum_i w_ri delta_i, |.| <= sum_b d_b sum_{i in b} |w_ri|.
+d * (256 hi + lo) with d = max|x_b| / 127 / 256. Inputs of q8 matrices have two digits:
+the lo digit is x / d rounded to the nearest integer, so every input value is moved by
+an error uniform in [-d/2, d/2] (up to d at an exact tie), at most 1/32512 = 2^-15 of
+its block's largest value. Inputs read only by q4 matrices have one digit (lo = 0): hi
+is x / (256 d) rounded, an error uniform in [-128 d, 128 d], 2^-8 of the largest value.
+A matmul output row r moves by sum_i w_ri delta_i, |.| <= sum_b d_b sum_{i in b} |w_ri|.
 (b) Float32 rounding: gemma2's float32 forward over the dequantized weights differs
 from a float64 forward over them (tests/reference/gemma2_ref.py) by F = L_f - R_f; the
 quantized path's float work (one fmaf per block, float32 scales) is of the same order.
@@ -32,8 +34,8 @@ serves both, so the bound propagates the error model itself: N_s = R_s - R_f for
 s = 0..3, where R_s is the float64 reference forward over the dequantized weights with
 every element of every quantized matmul input (q/k/v and gate/up sharing one draw, as
 they share one quantization; the final logit matmul included; the embedding lookup,
-which reads an exactly dequantized row, not) moved by an independent uniform error in
-[-d/2, d/2] of its block. gemma2's D is then one more draw of the same random field
+which reads an exactly dequantized row, not) moved by an independent uniform error of
+its block's step, as above for the matrix's type. gemma2's D is then one more draw of the same random field
 (its roundings cannot be predicted one by one: float32 noise of 2^-20 or so in the
 activations already decides many lo digits), so its size must match the N_s. The bound,
 with N pooling the four seeds:
@@ -41,15 +43,19 @@ with N pooling the four seeds:
     rms(D)   <= 2 rms(N)  + 2 rms(F)       (rms over all T x V logits)
     max|D|   <= 3 max|N|  + 2 max|F|
 
-Margins: on tiny-a and tiny-b, q8 and q4, twelve further seeds, each a legitimate draw,
-reach 0.81..1.35 x rms(N) and 0.30..1.62 x max|N| (tiny-b's heavy tail); gemma2 measures
-0.90..1.19 and 0.53..0.81. So the factors are 1.5 x and 1.85 x the worst legitimate
-draw. Errors add in quadrature, so the rms bound fails on any extra error source of
-rms above sqrt(3) rms(N): planted in the float32 copy, one f16 ulp on every scale of
-the embedding (or of every matrix), one q4 codebook level off by one, or a single int8
-activation digit fails on both checkpoints; one ulp on every scale of one layer's
-q_proj fails on tiny-a only; one ulp on a single block's scale passes (it is below
-what activation quantization does anyway). F gets a factor 2 because both gemma2 runs
+Margins: on tiny-a and tiny-b, q8 (two digits), twelve further seeds, each a legitimate
+draw, reach 0.81..1.35 x rms(N) and 0.30..1.62 x max|N| (tiny-b's heavy tail); q4 (one
+digit) 0.95..1.16 and 0.69..1.21. gemma2 measures 0.90..1.19 and 0.53..0.81 (q8),
+0.96..1.10 and 0.87..0.97 (q4). So the factors are at least 1.5 x and 1.85 x the worst
+legitimate draw. Errors add in quadrature, so the rms bound fails on any extra error
+source of rms above sqrt(3) rms(N). With two-digit inputs (q8, and q4 when it had
+them), planted in the float32 copy, one f16 ulp on every scale of the embedding (or
+of every matrix), one q4 codebook level off by one, or a single int8 activation digit
+failed on both checkpoints; one ulp on every scale of one layer's q_proj failed on
+tiny-a only; one ulp on a single block's scale passed (it is below what activation
+quantization does anyway). q4's one-digit N is 120..250 x larger, so its run catches
+only errors of that size: the q8 run keeps the fine check of everything the two
+share, and the nearest-grid check above pins the q4 weights themselves. F gets a factor 2 because both gemma2 runs
 round in float32; it is 1% (tiny-b) or less of N.
 
 Greedy tokens: where the float32 model's top-1 logit leads the runner-up by more than
@@ -86,6 +92,8 @@ QK = 32
 TYPE_F32, TYPE_Q8, TYPE_Q4 = 0, 2, 3  # lib/model/format.h
 Q4_CODEBOOK = (-123, -99, -79, -62, -46, -32, -19, -6, 6, 19, 32, 46, 62, 79, 99, 123)  # G2_Q4_CODEBOOK
 ACT_UNIT = 1.0 / (127 * 256)  # an activation's step, relative to its block's largest |x|
+ACT_STEP = {"q8": ACT_UNIT, "q4": 256 * ACT_UNIT}  # two digits for q8 inputs, one for q4 (quant.h)
+SHARED_INPUTS = (("q_proj", "k_proj", "v_proj"), ("gate_proj", "up_proj"))  # one quantization each
 SEEDS = 4
 RMS_FACTOR, MAX_FACTOR, FLOAT_FACTOR = 2.0, 3.0, 2.0
 
@@ -142,7 +150,7 @@ def logits(gemma2, model, ids, out, vocab):
 
 def prepare(gemma2, ckpt, dtype, tmp, orig, ids, vocab):
     """Converts ckpt to dtype, writes and converts the dequantized float32 copy; returns
-    (L_q, L_f, the copy's folder, notes, problems)."""
+    (L_q, L_f, the copy's folder, the quantized matrices' types, notes, problems)."""
     model = os.path.join(tmp, dtype + ".g2")
     subprocess.run([gemma2, "convert", ckpt, model, "--dtype", dtype], check=True)
     with open(model, "rb") as f:
@@ -173,6 +181,12 @@ def prepare(gemma2, ckpt, dtype, tmp, orig, ids, vocab):
     # float64 rounding): a wrong nibble order, codebook or scale placement is not.
     if worst > 1e-6:
         problems.append(f"a dequantized {dtype} weight is not the nearest grid value (excess {worst:.2e} of max|w|)")
+    for name in kinds:  # the error model gives a shared input one step
+        for group in SHARED_INPUTS:
+            if name.endswith(group[0] + ".weight"):
+                mates = {kinds.get(name.replace(group[0], g)) for g in group}
+                if len(mates) != 1:
+                    problems.append(f"{name}: matrices sharing its input differ in type ({sorted(map(str, mates))})")
     counts = {k: sum(1 for v in kinds.values() if v == k) for k in ("q8", "q4")}
     emb = kinds.get("model.embed_tokens.weight")
     notes = f"{counts['q8']} q8 + {counts['q4']} q4 matrices (embedding {emb}), {len(deq) - len(kinds)} f32 norms"
@@ -195,22 +209,22 @@ def prepare(gemma2, ckpt, dtype, tmp, orig, ids, vocab):
             problems.append(f"{e['name']}: the f32 model does not hold the dequantized values")
     lq = logits(gemma2, model, ids, os.path.join(tmp, dtype + ".f32"), vocab)
     lf = logits(gemma2, fmodel, ids, os.path.join(tmp, dtype + "-dequantized.f32"), vocab)
-    return lq.astype(np.float64), lf.astype(np.float64), folder, notes, problems
+    return lq.astype(np.float64), lf.astype(np.float64), folder, kinds, notes, problems
 
 
 class _Noisy:
     """A weight matrix whose `x @ W.T` first moves every element of x by the error
-    model of an activation quantization: uniform in [-d/2, d/2], d = max|x_b| / 127 / 256
+    model of an activation quantization: uniform in [-d/2, d/2], d = max|x_b| * step
     per block of 32 of each row (quant.h; no error where max|x| < 2^-100). The
     same x (q/k/v, gate/up) gets the same draw."""
     __array_ufunc__ = None  # numpy defers `x @ self` to __rmatmul__
 
-    def __init__(self, a, rng, memo, transposed=False):
-        self.a, self.rng, self.memo, self.transposed = a, rng, memo, transposed
+    def __init__(self, a, rng, memo, step, transposed=False):
+        self.a, self.rng, self.memo, self.step, self.transposed = a, rng, memo, step, transposed
 
     @property
     def T(self):
-        return _Noisy(self.a, self.rng, self.memo, not self.transposed)
+        return _Noisy(self.a, self.rng, self.memo, self.step, not self.transposed)
 
     def __getitem__(self, index):  # the embedding lookup reads exact rows
         return self.a[index]
@@ -222,22 +236,22 @@ class _Noisy:
             xb = np.concatenate([x, np.zeros(x.shape[:-1] + (-n % QK,))], axis=-1)
             xb = xb.reshape(x.shape[:-1] + (-1, QK))
             amax = np.abs(xb.astype(F32)).max(axis=-1, keepdims=True).astype(np.float64)
-            d = np.where(amax >= 2.0 ** -100, amax * ACT_UNIT, 0.0)
+            d = np.where(amax >= 2.0 ** -100, amax * self.step, 0.0)
             noisy = xb + d * self.rng.uniform(-0.5, 0.5, xb.shape)
             self.memo.update(x=x, q=noisy.reshape(x.shape[:-1] + (-1,))[..., :n])
         return self.memo["q"] @ self.a.T
 
 
-def reference(folder, ids, seed=None):
-    """Float64 logits over the checkpoint in folder; with a seed, under the error model."""
+def reference(folder, ids, kinds=None, seed=None):
+    """Float64 logits over the checkpoint in folder; with a seed, under the error model
+    of the quantized matrices in kinds (name -> "q8" or "q4")."""
     m = gemma2_ref.Model(folder)
     if seed is not None:
         rng, memo, plain = np.random.default_rng(seed), {}, m.w
 
         def noisy(name, dtype):
             a = plain(name, dtype)
-            quantized = name.endswith("proj.weight") or name.endswith("embed_tokens.weight")
-            return _Noisy(a, rng, memo) if quantized else a
+            return _Noisy(a, rng, memo, ACT_STEP[kinds[name]]) if name in kinds else a
         m.w = noisy
     return gemma2_ref.forward(m, ids)
 
@@ -298,9 +312,9 @@ def main():
           f"over the same dequantized weights (D = L_q - L_f)")
     with tempfile.TemporaryDirectory() as tmp:
         for dtype in ("q8", "q4"):
-            lq, lf, folder, notes, problems = prepare(gemma2, ckpt, dtype, tmp, orig, ids, vocab)
+            lq, lf, folder, kinds, notes, problems = prepare(gemma2, ckpt, dtype, tmp, orig, ids, vocab)
             r_f = reference(folder, ids)
-            noise = [reference(folder, ids, seed) - r_f for seed in range(SEEDS)]
+            noise = [reference(folder, ids, kinds, seed) - r_f for seed in range(SEEDS)]
             lines, bad = check(dtype, lq, lf, noise, lf - r_f, require_tokens)
             print(f"{dtype}: {notes}")
             for p in problems:

@@ -103,7 +103,7 @@ static void test_tiny_activations(void) {
     int8_t qs[64], ql[64];
     float d[2];
     int32_t sum[2];
-    g2_kernels_scalar.quantize_act(x, 40, qs, ql, d, sum);
+    g2_kernels_scalar.quantize_act(x, 40, 2, qs, ql, d, sum);
     int nonzero = 0;
     for (int i = 0; i < 64; i++)
         nonzero += qs[i] != 0 || ql[i] != 0;

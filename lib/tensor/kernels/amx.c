@@ -15,7 +15,8 @@
  * then lo, 8 × 64 bytes each; A->tiles_d: the tokens' d_x per block). Then per weight
  * row (a zmm over 16 tokens): isum = (C_hi << 8) + C_lo, acc = fma(isum, d_w·d_x, acc)
  * on AVX-512 while the tile unit computes the next block. (AMX has no tile → register
- * move, so the sums go through an L1 buffer.)
+ * move, so the sums go through an L1 buffer.) One-digit inputs (A->digits == 1, lo all
+ * zero) skip everything of lo: its layout, products, stores and loads.
  *
  * Order: the canonical order fixes the order within each of the 16 accumulator lanes
  * (blocks b ≡ l mod 16, ascending), so a lane is run alone, its 16 rows × 16 tokens
@@ -109,7 +110,7 @@ static void prepare_act(g2_qact *A, uint32_t n_tok) {
         const uint32_t t0 = tile_start(k, n_tok);
         for (uint32_t b = 0; b < nb; b++) {
             int8_t *o = A->tiles + ((size_t)k * nb + b) * TILE_BLOCK;
-            for (int digit = 0; digit < 2; digit++) {
+            for (unsigned digit = 0; digit < (A->digits == 1 ? 1u : 2u); digit++) {
                 const int8_t *src = (digit ? A->ql : A->qs) + (size_t)t0 * row + (size_t)b * G2_QK;
                 for (int kk = 0; kk < G2_QK / 4; kk++)
                     _mm512_storeu_si512(
@@ -167,33 +168,42 @@ static void load_scales(const uint16_t *d, uint32_t nb, uint32_t R, uint32_t l, 
 #define REP16(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
 
 /* Block j: A from w + j · wstep (row stride wstride), B from bt + j · 16 blocks; its
- * sums to c[j % 2] (hi, lo). */
-#define TILE_STEP(TA, TH, TL, j)                                          \
-    do {                                                                  \
-        _tile_loadd(TA, w + (size_t)(j)*wstep, wstride);                  \
-        _tile_loadd(T_BH, bt + (size_t)(j)*LANES * TILE_BLOCK, 64);       \
-        _tile_loadd(T_BL, bt + (size_t)(j)*LANES * TILE_BLOCK + 512, 64); \
-        _tile_zero(TH);                                                   \
-        _tile_zero(TL);                                                   \
-        _tile_dpbssd(TH, TA, T_BH);                                       \
-        _tile_dpbssd(TL, TA, T_BL);                                       \
-        _tile_stored(TH, c[(j)&1][0], 64);                                \
-        _tile_stored(TL, c[(j)&1][1], 64);                                \
+ * sums to c[j % 2] (hi, and lo if two). */
+#define TILE_STEP(TA, TH, TL, j)                                              \
+    do {                                                                      \
+        _tile_loadd(TA, w + (size_t)(j)*wstep, wstride);                      \
+        _tile_loadd(T_BH, bt + (size_t)(j)*LANES * TILE_BLOCK, 64);           \
+        if (two)                                                              \
+            _tile_loadd(T_BL, bt + (size_t)(j)*LANES * TILE_BLOCK + 512, 64); \
+        _tile_zero(TH);                                                       \
+        _tile_dpbssd(TH, TA, T_BH);                                           \
+        if (two) {                                                            \
+            _tile_zero(TL);                                                   \
+            _tile_dpbssd(TL, TA, T_BL);                                       \
+        }                                                                     \
+        _tile_stored(TH, c[(j)&1][0], 64);                                    \
+        if (two)                                                              \
+            _tile_stored(TL, c[(j)&1][1], 64);                                \
     } while (0)
 
 /* Row i: isum = 256·hi + lo as a float (exact int32, one rounding), times d_w·d_x. */
-#define ROW(i)                                                                                 \
-    a##i = _mm512_fmadd_ps(                                                                    \
-        _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(cs[0][i]), 8), \
-                                            _mm512_load_si512(cs[1][i]))),                     \
-        _mm512_mul_ps(_mm512_set1_ps(dwj[i]), dx), a##i);
+#define ROW(i)                                                                                             \
+    do {                                                                                                   \
+        __m512i isum = _mm512_slli_epi32(_mm512_load_si512(cs[0][i]), 8);                                  \
+        if (two)                                                                                           \
+            isum = _mm512_add_epi32(isum, _mm512_load_si512(cs[1][i]));                                    \
+        a##i = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(_mm512_set1_ps(dwj[i]), dx), a##i); \
+    } while (0);
 
 /* n blocks of one lane for one token tile: weights of block j at w + j · wstep (rows
  * wstride apart), its B tiles at bt + j · 16 blocks, its d_x at dx0 + j · 16 blocks,
- * scales dw[j]; accumulators acc[16] (row i: 16 tokens), zero first if zero. The tile
- * unit runs one block ahead of the vector unit. */
-static void run(const int8_t *w, size_t wstep, size_t wstride, const int8_t *bt, const float *dx0, uint32_t n,
-                const float (*dw)[TILE], int32_t (*c)[2][TILE][TILE], __m512 *acc, int zero) {
+ * scales dw[j]; accumulators acc[16] (row i: 16 tokens), zero first if zero; the lo
+ * digit's products only if two. The tile unit runs one block ahead of the vector
+ * unit. */
+static inline __attribute__((always_inline)) void run(int two, const int8_t *w, size_t wstep, size_t wstride,
+                                                      const int8_t *bt, const float *dx0, uint32_t n,
+                                                      const float (*dw)[TILE], int32_t (*c)[2][TILE][TILE],
+                                                      __m512 *acc, int zero) {
 #define LOAD_ACC(i) __m512 a##i = zero ? _mm512_setzero_ps() : acc[i];
     REP16(LOAD_ACC)
     for (uint32_t j = 0; j <= n; j++) {
@@ -212,6 +222,18 @@ static void run(const int8_t *w, size_t wstep, size_t wstride, const int8_t *bt,
     }
 #define STORE_ACC(i) acc[i] = a##i;
     REP16(STORE_ACC)
+}
+
+static void run_one_digit(const int8_t *w, size_t wstep, size_t wstride, const int8_t *bt, const float *dx0,
+                          uint32_t n, const float (*dw)[TILE], int32_t (*c)[2][TILE][TILE], __m512 *acc,
+                          int zero) {
+    run(0, w, wstep, wstride, bt, dx0, n, dw, c, acc, zero);
+}
+
+static void run_two_digits(const int8_t *w, size_t wstep, size_t wstride, const int8_t *bt, const float *dx0,
+                           uint32_t n, const float (*dw)[TILE], int32_t (*c)[2][TILE][TILE], __m512 *acc,
+                           int zero) {
+    run(1, w, wstep, wstride, bt, dx0, n, dw, c, acc, zero);
 }
 
 /* Lane q (in bit-reversed order) is done (v): fold it into the partial sums, each
@@ -269,8 +291,14 @@ static void gemm(int q4, const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2
                     }
                     for (uint32_t k = 0; k < ng; k++) {
                         const size_t at = (size_t)(g0 + k) * nb + b0;
-                        run(w, wstep, wstride, A->tiles + at * TILE_BLOCK, A->tiles_d + at * TILE, n,
-                            (const float(*)[TILE])dw, c, acc[k], i0 == 0);
+                        if (A->digits == 1)
+                            run_one_digit(w, wstep, wstride, A->tiles + at * TILE_BLOCK,
+                                          A->tiles_d + at * TILE, n, (const float(*)[TILE])dw, c, acc[k],
+                                          i0 == 0);
+                        else
+                            run_two_digits(w, wstep, wstride, A->tiles + at * TILE_BLOCK,
+                                           A->tiles_d + at * TILE, n, (const float(*)[TILE])dw, c, acc[k],
+                                           i0 == 0);
                     }
                 }
                 for (uint32_t k = 0; k < ng; k++)
@@ -291,8 +319,9 @@ static void gemm(int q4, const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2
 
 /* ---- the table ---------------------------------------------------------------------- */
 
-static void quantize_act(const float *x, uint32_t n, int8_t *qs, int8_t *ql, float *d, int32_t *sum) {
-    g2_kernels_avx512.quantize_act(x, n, qs, ql, d, sum);
+static void quantize_act(const float *x, uint32_t n, unsigned digits, int8_t *qs, int8_t *ql, float *d,
+                         int32_t *sum) {
+    g2_kernels_avx512.quantize_act(x, n, digits, qs, ql, d, sum);
 }
 
 static int prepared(const g2_qact *A, uint32_t n_tok) {

@@ -47,7 +47,8 @@
  * rounding mode (the default, to nearest even, as cvtps2dq) and clamped to [-127, 127]
  * after conversion (so inf/NaN convert to INT_MIN and clamp to -127 as cvtss2si does
  * for the scalar lrintf), tail zero. */
-static void quantize_act(const float *x, uint32_t n, int8_t *qs, int8_t *ql, float *d, int32_t *sum) {
+static void quantize_act(const float *x, uint32_t n, unsigned digits, int8_t *qs, int8_t *ql, float *d,
+                         int32_t *sum) {
     const uint32_t nb = g2_q_blocks(n);
     const __m256 zero = _mm256_setzero_ps(), abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
     const __m256 lo_weight = _mm256_set1_ps((float)G2_ACT_LO_WEIGHT);
@@ -81,7 +82,7 @@ static void quantize_act(const float *x, uint32_t n, int8_t *qs, int8_t *ql, flo
             const __m256 e = _mm256_mul_ps(v[k], vid);
             q[k] = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(e), lo), hi);
             r[k] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_sub_ps(e, _mm256_cvtepi32_ps(q[k])), lo_weight));
-            r[k] = _mm256_min_epi32(_mm256_max_epi32(r[k], lo), hi);
+            r[k] = digits == 1 ? _mm256_setzero_si256() : _mm256_min_epi32(_mm256_max_epi32(r[k], lo), hi);
         }
         /* The values fit, so the saturating packs are exact; the permute undoes their
          * per-lane interleave. */

@@ -13,7 +13,8 @@
  * zmm per operand: "part 0" holds elements 0..15 of each block, "part 1" 16..31 (for
  * q4 the low and the high nibbles of the 64 packed bytes; q8 rows and activations take
  * two lane shuffles). Per (row, token) pair a step costs 4 vpdpbusd (hi and lo digits
- * × two parts) and a shift: lane = 256·Σu·hi + Σu·lo over its 8 elements, exact.
+ * × two parts) and a shift: lane = 256·Σu·hi + Σu·lo over its 8 elements, exact. With
+ * one-digit activations (lo all zero, A->digits == 1) the lo products are skipped.
  *
  * Four steps make a group of 16 blocks. Their 4 lane vectors are summed per block with
  * a transposed integer reduction, leaving lane 4k+s = block 4s+k of the group; one
@@ -45,7 +46,8 @@ INLINE __m512i clamp127(__m512i q) {
     return _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(-127)), _mm512_set1_epi32(127));
 }
 
-static void quantize_act(const float *x, uint32_t n, int8_t *qs, int8_t *ql, float *d, int32_t *sum) {
+static void quantize_act(const float *x, uint32_t n, unsigned digits, int8_t *qs, int8_t *ql, float *d,
+                         int32_t *sum) {
     const uint32_t nb = g2_q_blocks(n);
     const __m512 zero = _mm512_setzero_ps(), lo_weight = _mm512_set1_ps((float)G2_ACT_LO_WEIGHT);
     for (uint32_t b = 0; b < nb; b++) {
@@ -71,8 +73,9 @@ static void quantize_act(const float *x, uint32_t n, int8_t *qs, int8_t *ql, flo
         for (int h = 0; h < 2; h++) {
             const __m512 e = _mm512_mul_ps(v[h], vid);
             const __m512i hi = clamp127(_mm512_cvtps_epi32(e));
-            const __m512i lo = clamp127(
-                _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_sub_ps(e, _mm512_cvtepi32_ps(hi)), lo_weight)));
+            const __m512i lo = digits == 1 ? _mm512_setzero_si512()
+                                           : clamp127(_mm512_cvtps_epi32(_mm512_mul_ps(
+                                                 _mm512_sub_ps(e, _mm512_cvtepi32_ps(hi)), lo_weight)));
             total = _mm512_add_epi32(total, _mm512_add_epi32(_mm512_slli_epi32(hi, 8), lo));
             _mm_storeu_si128((__m128i *)(qs + (size_t)b * G2_QK + 16 * h), _mm512_cvtepi32_epi8(hi));
             _mm_storeu_si128((__m128i *)(ql + (size_t)b * G2_QK + 16 * h), _mm512_cvtepi32_epi8(lo));
@@ -144,7 +147,8 @@ static void prep_x(const g2_qact *A, uint32_t t, uint32_t T, uint32_t c0, uint32
             const uint32_t n = c1 - b < STEP ? c1 - b : STEP;
             xstep *o = &xs[s * T + j];
             load_parts(A->qs + at * G2_QK, b, n, &o->h0, &o->h1);
-            load_parts(A->ql + at * G2_QK, b, n, &o->l0, &o->l1);
+            if (A->digits != 1)
+                load_parts(A->ql + at * G2_QK, b, n, &o->l0, &o->l1);
         }
         uint32_t g = 0;
         for (uint32_t b = c0; b < c1; b += GROUP, g++) {
@@ -182,11 +186,11 @@ INLINE void load_w(int q4, const uint8_t *p, uint32_t n, __m512i *w0, __m512i *w
     }
 }
 
-/* A pair's step: per lane 256·Σu·hi + Σu·lo over its 8 elements. */
-INLINE __m512i pair_step(__m512i w0, __m512i w1, const xstep *x) {
+/* A pair's step: per lane 256·Σu·hi + Σu·lo over its 8 elements (lo = 0 unless two). */
+INLINE __m512i pair_step(int two, __m512i w0, __m512i w1, const xstep *x) {
     __m512i h = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), w0, x->h0), w1, x->h1);
     h = _mm512_slli_epi32(h, 8);
-    return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(h, w0, x->l0), w1, x->l1);
+    return two ? _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(h, w0, x->l0), w1, x->l1) : h;
 }
 
 /* Steps s0..s3 of a group → lane 4k+s = the sum of block k of step s (exact). */
@@ -213,8 +217,9 @@ INLINE float canonical_sum(__m512 acc) {
  * the next one for q8, the one after for q4, whose rows are half as long (so the
  * distance is about 9 KB at the 2B model's 2304 columns either way; measured, q4 decode
  * reads ~10% faster than with the next tile, q8 no faster with two). */
-INLINE void group(int q4, int R, int T, uint32_t nblk, const uint8_t *wq, size_t stride, const uint16_t *wd,
-                  size_t wd_stride, const xstep *x, const xgroup *xg, __m512 a[MAX_R][MAX_T]) {
+INLINE void group(int q4, int two, int R, int T, uint32_t nblk, const uint8_t *wq, size_t stride,
+                  const uint16_t *wd, size_t wd_stride, const xstep *x, const xgroup *xg,
+                  __m512 a[MAX_R][MAX_T]) {
     const size_t qstep = STEP * (q4 ? G2_QK / 2 : G2_QK);
     __m512i sums[MAX_R][MAX_T][STEP];
 #pragma GCC unroll 4
@@ -243,7 +248,7 @@ INLINE void group(int q4, int R, int T, uint32_t nblk, const uint8_t *wq, size_t
             }
 #pragma GCC unroll 4
             for (int j = 0; j < T; j++)
-                sums[i][j][s] = pair_step(w0, w1, &x[s * T + j]);
+                sums[i][j][s] = pair_step(two, w0, w1, &x[s * T + j]);
         }
     }
     const __m512i idx = transpose_idx();
@@ -264,8 +269,8 @@ INLINE void group(int q4, int R, int T, uint32_t nblk, const uint8_t *wq, size_t
 /* Rows [r, r+R) × the T tokens prepared in xs/xg over blocks [c0, c1): acc[i][j] holds
  * the pair's float accumulator, carried across chunks. A ragged last group reads its
  * rows with masked loads. */
-INLINE void tile(int q4, int R, int T, const g2_qmatrix *W, uint32_t r, const xstep *xs, const xgroup *xg,
-                 uint32_t c0, uint32_t c1, __m512 acc[][MAX_T]) {
+INLINE void tile(int q4, int two, int R, int T, const g2_qmatrix *W, uint32_t r, const xstep *xs,
+                 const xgroup *xg, uint32_t c0, uint32_t c1, __m512 acc[][MAX_T]) {
     const size_t qblk = q4 ? G2_QK / 2 : G2_QK, stride = (size_t)W->nb * qblk;
     const uint8_t *wq = (const uint8_t *)W->qs + ((size_t)r * W->nb + c0) * qblk;
     const uint16_t *wd = W->d + (size_t)r * W->nb + c0;
@@ -277,9 +282,9 @@ INLINE void tile(int q4, int R, int T, const g2_qmatrix *W, uint32_t r, const xs
             a[i][j] = acc[i][j];
     uint32_t g0 = c0;
     for (; g0 + GROUP <= c1; g0 += GROUP, wq += GROUP * qblk, wd += GROUP, xs += GROUP / STEP * T, xg += T)
-        group(q4, R, T, GROUP, wq, stride, wd, W->nb, xs, xg, a);
+        group(q4, two, R, T, GROUP, wq, stride, wd, W->nb, xs, xg, a);
     if (g0 < c1)
-        group(q4, R, T, c1 - g0, wq, stride, wd, W->nb, xs, xg, a);
+        group(q4, two, R, T, c1 - g0, wq, stride, wd, W->nb, xs, xg, a);
 #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
 #pragma GCC unroll 4
@@ -287,28 +292,35 @@ INLINE void tile(int q4, int R, int T, const g2_qmatrix *W, uint32_t r, const xs
             acc[i][j] = a[i][j];
 }
 
-/* One function per tile shape, so each is compiled with its loops unrolled. */
+/* One function per weight type, digit count and tile shape, so each is compiled with
+ * its loops unrolled and without the lo products when there is one digit. */
 typedef void tile_fn(const g2_qmatrix *W, uint32_t r, const xstep *xs, const xgroup *xg, uint32_t c0,
                      uint32_t c1, __m512 acc[][MAX_T]);
-#define TILE_FN(name, q4, R, T)                                                                       \
+#define TILE_FN(name, q4, two, R, T)                                                                  \
     static void name(const g2_qmatrix *W, uint32_t r, const xstep *xs, const xgroup *xg, uint32_t c0, \
                      uint32_t c1, __m512 acc[][MAX_T]) {                                              \
-        tile(q4, R, T, W, r, xs, xg, c0, c1, acc);                                                    \
+        tile(q4, two, R, T, W, r, xs, xg, c0, c1, acc);                                               \
     }
-TILE_FN(q8_4x2, 0, 4, 2)
-TILE_FN(q8_4x1, 0, 4, 1)
-TILE_FN(q8_1x2, 0, 1, 2)
-TILE_FN(q8_1x1, 0, 1, 1)
-TILE_FN(q4_4x2, 1, 4, 2)
-TILE_FN(q4_4x1, 1, 4, 1)
-TILE_FN(q4_1x2, 1, 1, 2)
-TILE_FN(q4_1x1, 1, 1, 1)
+#define TILE_FNS(q, q4)                                                                                   \
+    TILE_FN(q##_d2_4x2, q4, 1, 4, 2)                                                                      \
+    TILE_FN(q##_d2_4x1, q4, 1, 4, 1)                                                                      \
+    TILE_FN(q##_d2_1x2, q4, 1, 1, 2)                                                                      \
+    TILE_FN(q##_d2_1x1, q4, 1, 1, 1)                                                                      \
+    TILE_FN(q##_d1_4x2, q4, 0, 4, 2)                                                                      \
+    TILE_FN(q##_d1_4x1, q4, 0, 4, 1)                                                                      \
+    TILE_FN(q##_d1_1x2, q4, 0, 1, 2)                                                                      \
+    TILE_FN(q##_d1_1x1, q4, 0, 1, 1)                                                                      \
+    static tile_fn *const q##_tiles[2][2][MAX_T] = {{{q##_d1_4x1, q##_d1_4x2}, {q##_d1_1x1, q##_d1_1x2}}, \
+                                                    {{q##_d2_4x1, q##_d2_4x2}, {q##_d2_1x1, q##_d2_1x2}}};
+TILE_FNS(q8, 0)
+TILE_FNS(q4, 1)
 
 /* Rows in batches of ROW_BATCH; per batch, tokens in tiles of up to MAX_T; per token
  * tile, blocks in chunks prepared once and shared by the batch's rows (tiles of 4, 1
- * at a ragged end). tiles[0][T - 1]: 4-row tiles, tiles[1][T - 1]: 1-row tiles. */
-static void gemm(tile_fn *const tiles[2][MAX_T], const g2_qmatrix *W, uint32_t r0, uint32_t r1,
+ * at a ragged end). by_digits[A->digits != 1][0][T - 1]: 4-row tiles, [1][T - 1]: 1-row tiles. */
+static void gemm(tile_fn *const by_digits[2][2][MAX_T], const g2_qmatrix *W, uint32_t r0, uint32_t r1,
                  const g2_qact *A, uint32_t n_tok, float *y, size_t y_stride) {
+    tile_fn *const(*tiles)[MAX_T] = by_digits[A->digits != 1];
     xstep xs[CHUNK / STEP * MAX_T];
     xgroup xg[CHUNK_GROUPS * MAX_T];
     __m512 acc[ROW_BATCH][MAX_T];
@@ -338,14 +350,12 @@ static void gemm(tile_fn *const tiles[2][MAX_T], const g2_qmatrix *W, uint32_t r
 
 static void gemm_q8(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact *A, uint32_t n_tok, float *y,
                     size_t y_stride) {
-    static tile_fn *const tiles[2][MAX_T] = {{q8_4x1, q8_4x2}, {q8_1x1, q8_1x2}};
-    gemm(tiles, W, r0, r1, A, n_tok, y, y_stride);
+    gemm(q8_tiles, W, r0, r1, A, n_tok, y, y_stride);
 }
 
 static void gemm_q4(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact *A, uint32_t n_tok, float *y,
                     size_t y_stride) {
-    static tile_fn *const tiles[2][MAX_T] = {{q4_4x1, q4_4x2}, {q4_1x1, q4_1x2}};
-    gemm(tiles, W, r0, r1, A, n_tok, y, y_stride);
+    gemm(q4_tiles, W, r0, r1, A, n_tok, y, y_stride);
 }
 
 const g2_kernels g2_kernels_avx512 = {

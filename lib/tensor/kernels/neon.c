@@ -10,7 +10,8 @@
  *   256·Σ w·hi + Σ w·lo   (2 sdot over the hi digits, shift left by 8, 2 over the lo)
  * over the lane's 8 elements, exact in int32 (|isum| ≤ 32·127·127·257 < 2^28). Two
  * rounds of pairwise adds (addp) turn the 4 blocks of a step into one vector of their
- * 4 exact block sums isum_b; A->sum is not needed.
+ * 4 exact block sums isum_b; A->sum is not needed. One-digit inputs (A->digits == 1,
+ * lo all zero) skip the lo loads and sdot.
  *
  * Float part, in the canonical order: one convert, one scale multiply
  * (f16→f32 of d_w, exact, times d_x) and one fused multiply-add per step of 4 blocks.
@@ -50,7 +51,8 @@ INLINE int32x4_t clamp127(int32x4_t q) {
  * lo = round((e − hi) · 256) to nearest even (fcvtns; the scalar lrintf is frintx +
  * fcvtzs in the default mode, the same for every finite e, and both give 0 for a NaN
  * e), clamped to [-127, 127] after conversion, tail zero. */
-static void quantize_act(const float *x, uint32_t n, int8_t *qs, int8_t *ql, float *d, int32_t *sum) {
+static void quantize_act(const float *x, uint32_t n, unsigned digits, int8_t *qs, int8_t *ql, float *d,
+                         int32_t *sum) {
     const uint32_t nb = g2_q_blocks(n);
     for (uint32_t b = 0; b < nb; b++) {
         const uint32_t left = n - b * G2_QK;
@@ -80,7 +82,7 @@ static void quantize_act(const float *x, uint32_t n, int8_t *qs, int8_t *ql, flo
                 /* e − hi is exact; the × 256 too (a power of two) */
                 const float32x4_t r =
                     vmulq_n_f32(vsubq_f32(e, vcvtq_f32_s32(hi[u])), (float)G2_ACT_LO_WEIGHT);
-                lo[u] = clamp127(vcvtnq_s32_f32(r));
+                lo[u] = digits == 1 ? vdupq_n_s32(0) : clamp127(vcvtnq_s32_f32(r));
                 s = vaddq_s32(s, vaddq_s32(vshlq_n_s32(hi[u], 8), lo[u])); /* 256·hi + lo */
             }
             h16[k / 2] = vcombine_s16(vmovn_s32(hi[0]), vmovn_s32(hi[1]));
@@ -108,11 +110,12 @@ typedef struct operands {
     size_t xq_stride, xd_stride;
 } operands;
 
-/* One block of one pair: per lane 256·Σ w·hi + Σ w·lo over its 8 elements (exact). */
-INLINE int32x4_t block_dot(int8x16_t w0, int8x16_t w1, const int8x16_t x[4]) {
+/* One block of one pair: per lane 256·Σ w·hi + Σ w·lo over its 8 elements (exact; lo
+ * is all zero and skipped unless two). */
+INLINE int32x4_t block_dot(int two, int8x16_t w0, int8x16_t w1, const int8x16_t x[4]) {
     int32x4_t h = vdotq_s32(vdotq_s32(vdupq_n_s32(0), w0, x[0]), w1, x[1]);
     h = vshlq_n_s32(h, 8);
-    return vdotq_s32(vdotq_s32(h, w0, x[2]), w1, x[3]);
+    return two ? vdotq_s32(vdotq_s32(h, w0, x[2]), w1, x[3]) : h;
 }
 
 /* Block k of row p → its 32 int8 weights, elements 0..15 and 16..31. */
@@ -128,7 +131,7 @@ INLINE void load_w(int q4, const uint8_t *p, int k, int8x16_t levels, int8x16_t 
 }
 
 /* One step (4 blocks) of an R×T tile into acc (the step's accumulators, s % 4). */
-INLINE void tile_step(float32x4_t acc[MAX_R][MAX_T], int q4, int R, int T, const operands *o,
+INLINE void tile_step(float32x4_t acc[MAX_R][MAX_T], int q4, int two, int R, int T, const operands *o,
                       int8x16_t levels) {
     /* per pair: pairwise sums of blocks 0, 1 and of blocks 2, 3, formed as they come */
     int32x4_t p[MAX_R][MAX_T][2];
@@ -143,8 +146,10 @@ INLINE void tile_step(float32x4_t acc[MAX_R][MAX_T], int q4, int R, int T, const
             const int8_t *h = o->xh + j * o->xq_stride + 32 * k, *l = o->xl + j * o->xq_stride + 32 * k;
             x[j][0] = vld1q_s8(h);
             x[j][1] = vld1q_s8(h + 16);
-            x[j][2] = vld1q_s8(l);
-            x[j][3] = vld1q_s8(l + 16);
+            if (two) {
+                x[j][2] = vld1q_s8(l);
+                x[j][3] = vld1q_s8(l + 16);
+            }
         }
 #pragma GCC unroll 4
         for (int i = 0; i < R; i++) {
@@ -152,7 +157,7 @@ INLINE void tile_step(float32x4_t acc[MAX_R][MAX_T], int q4, int R, int T, const
             load_w(q4, o->wq + i * o->wq_stride, k, levels, &w0, &w1);
 #pragma GCC unroll 4
             for (int j = 0; j < T; j++) {
-                const int32x4_t s = block_dot(w0, w1, x[j]);
+                const int32x4_t s = block_dot(two, w0, w1, x[j]);
                 p[i][j][k / 2] = k % 2 ? vpaddq_s32(p[i][j][k / 2], s) : s;
             }
         }
@@ -177,7 +182,7 @@ INLINE float canonical_sum(float32x4_t a0, float32x4_t a1, float32x4_t a2, float
 }
 
 /* Rows [r, r+R) × tokens [t, t+T) over all blocks. */
-INLINE void tile(int q4, int R, int T, const g2_qmatrix *W, uint32_t r, const g2_qact *A, uint32_t t,
+INLINE void tile(int q4, int two, int R, int T, const g2_qmatrix *W, uint32_t r, const g2_qact *A, uint32_t t,
                  float *y, size_t y_stride) {
     static const int8_t codebook[16] = G2_Q4_CODEBOOK;
     const int8x16_t levels = vld1q_s8(codebook);
@@ -204,7 +209,7 @@ INLINE void tile(int q4, int R, int T, const g2_qmatrix *W, uint32_t r, const g2
     };
     size_t b = 0, s = 0;
     for (; b + STEP <= nb; b += STEP, s++) {
-        tile_step(acc[s % NACC], q4, R, T, &o, levels);
+        tile_step(acc[s % NACC], q4, two, R, T, &o, levels);
         o.wq += STEP * qblk;
         o.wd += STEP;
         o.xh += STEP * G2_QK;
@@ -240,7 +245,7 @@ INLINE void tile(int q4, int R, int T, const g2_qmatrix *W, uint32_t r, const g2
                               .xd = &pxd[0][0],
                               .xq_stride = sizeof ph[0],
                               .xd_stride = STEP};
-        tile_step(acc[s % NACC], q4, R, T, &pad, levels);
+        tile_step(acc[s % NACC], q4, two, R, T, &pad, levels);
     }
 #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
@@ -250,26 +255,33 @@ INLINE void tile(int q4, int R, int T, const g2_qmatrix *W, uint32_t r, const g2
                 canonical_sum(acc[0][i][j], acc[1][i][j], acc[2][i][j], acc[3][i][j]);
 }
 
-/* One function per tile shape, so each is compiled with its loops unrolled. */
+/* One function per weight type, digit count and tile shape, so each is compiled with
+ * its loops unrolled and without the lo products when there is one digit. */
 typedef void tile_fn(const g2_qmatrix *W, uint32_t r, const g2_qact *A, uint32_t t, float *y,
                      size_t y_stride);
-#define TILE_FN(name, q4, R, T)                                                                            \
+#define TILE_FN(name, q4, two, R, T)                                                                       \
     static void name(const g2_qmatrix *W, uint32_t r, const g2_qact *A, uint32_t t, float *y, size_t ys) { \
-        tile(q4, R, T, W, r, A, t, y, ys);                                                                 \
+        tile(q4, two, R, T, W, r, A, t, y, ys);                                                            \
     }
-TILE_FN(q8_4x2, 0, 4, 2)
-TILE_FN(q8_4x1, 0, 4, 1)
-TILE_FN(q8_1x2, 0, 1, 2)
-TILE_FN(q8_1x1, 0, 1, 1)
-TILE_FN(q4_4x2, 1, 4, 2)
-TILE_FN(q4_4x1, 1, 4, 1)
-TILE_FN(q4_1x2, 1, 1, 2)
-TILE_FN(q4_1x1, 1, 1, 1)
+#define TILE_FNS(q, q4)                                                                                   \
+    TILE_FN(q##_d2_4x2, q4, 1, 4, 2)                                                                      \
+    TILE_FN(q##_d2_4x1, q4, 1, 4, 1)                                                                      \
+    TILE_FN(q##_d2_1x2, q4, 1, 1, 2)                                                                      \
+    TILE_FN(q##_d2_1x1, q4, 1, 1, 1)                                                                      \
+    TILE_FN(q##_d1_4x2, q4, 0, 4, 2)                                                                      \
+    TILE_FN(q##_d1_4x1, q4, 0, 4, 1)                                                                      \
+    TILE_FN(q##_d1_1x2, q4, 0, 1, 2)                                                                      \
+    TILE_FN(q##_d1_1x1, q4, 0, 1, 1)                                                                      \
+    static tile_fn *const q##_tiles[2][2][MAX_T] = {{{q##_d1_4x1, q##_d1_4x2}, {q##_d1_1x1, q##_d1_1x2}}, \
+                                                    {{q##_d2_4x1, q##_d2_4x2}, {q##_d2_1x1, q##_d2_1x2}}};
+TILE_FNS(q8, 0)
+TILE_FNS(q4, 1)
 
 /* Rows in tiles of 4 (1 at a ragged end), tokens in tiles of up to 2 inside.
- * tiles[0][T - 1]: 4-row tiles, tiles[1][T - 1]: 1-row tiles. */
-static void gemm(tile_fn *const tiles[2][MAX_T], const g2_qmatrix *W, uint32_t r0, uint32_t r1,
+ * by_digits[A->digits == 2][0][T - 1]: 4-row tiles, [1][T - 1]: 1-row tiles. */
+static void gemm(tile_fn *const by_digits[2][2][MAX_T], const g2_qmatrix *W, uint32_t r0, uint32_t r1,
                  const g2_qact *A, uint32_t n_tok, float *y, size_t y_stride) {
+    tile_fn *const(*tiles)[MAX_T] = by_digits[A->digits != 1];
     for (uint32_t r = r0; r < r1;) {
         const int one = r1 - r < MAX_R;
         for (uint32_t t = 0; t < n_tok; t += MAX_T) {
@@ -282,14 +294,12 @@ static void gemm(tile_fn *const tiles[2][MAX_T], const g2_qmatrix *W, uint32_t r
 
 static void gemm_q8(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact *A, uint32_t n_tok, float *y,
                     size_t y_stride) {
-    static tile_fn *const tiles[2][MAX_T] = {{q8_4x1, q8_4x2}, {q8_1x1, q8_1x2}};
-    gemm(tiles, W, r0, r1, A, n_tok, y, y_stride);
+    gemm(q8_tiles, W, r0, r1, A, n_tok, y, y_stride);
 }
 
 static void gemm_q4(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact *A, uint32_t n_tok, float *y,
                     size_t y_stride) {
-    static tile_fn *const tiles[2][MAX_T] = {{q4_4x1, q4_4x2}, {q4_1x1, q4_1x2}};
-    gemm(tiles, W, r0, r1, A, n_tok, y, y_stride);
+    gemm(q4_tiles, W, r0, r1, A, n_tok, y, y_stride);
 }
 
 const g2_kernels g2_kernels_neon = {

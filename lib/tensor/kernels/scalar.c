@@ -11,7 +11,8 @@ static int8_t clamp127(long q) { return (int8_t)(q > 127 ? 127 : q < -127 ? -127
 
 /* Rounding is lrintf in the default mode (to nearest even), which is what SIMD
  * float→int conversions do too. */
-static void quantize_act(const float *x, uint32_t n, int8_t *qs, int8_t *ql, float *d, int32_t *sum) {
+static void quantize_act(const float *x, uint32_t n, unsigned digits, int8_t *qs, int8_t *ql, float *d,
+                         int32_t *sum) {
     const uint32_t nb = g2_q_blocks(n);
     for (uint32_t b = 0; b < nb; b++) {
         float block[G2_QK] = {0};
@@ -27,7 +28,7 @@ static void quantize_act(const float *x, uint32_t n, int8_t *qs, int8_t *ql, flo
         for (int i = 0; i < G2_QK; i++) {
             const float e = block[i] * id;
             const int8_t hi = clamp127(lrintf(e));
-            const int8_t lo = clamp127(lrintf((e - (float)hi) * (float)G2_ACT_LO_WEIGHT));
+            const int8_t lo = digits == 1 ? 0 : clamp127(lrintf((e - (float)hi) * (float)G2_ACT_LO_WEIGHT));
             qs[b * G2_QK + i] = hi;
             ql[b * G2_QK + i] = lo;
             s += G2_ACT_LO_WEIGHT * hi + lo;
