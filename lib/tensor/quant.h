@@ -73,9 +73,10 @@ typedef struct g2_qmatrix {
 
 /* Quantized activations of n tokens: token t's blocks start at qs + t * nb * 32,
  * ql + t * nb * 32, d + t * nb, sum + t * nb. A table with prepare_act may also lay
- * the same values out for its matrix unit, once per input for every matrix and thread
- * that reads it: tiles (G2_ACT_TILE_BYTES) and tiles_d (G2_ACT_TILE_FLOATS), both
- * NULL if the owner has no room; tiles_tok is the n_tok they hold, 0 if none. */
+ * the same values out in its own way (amx: tiles for its matrix unit; avx512: one
+ * decode token's SIMD steps), once per input for every matrix and thread that reads
+ * it: tiles (G2_ACT_TILE_BYTES) and tiles_d (G2_ACT_TILE_FLOATS), both NULL if the
+ * owner has no room; tiles_tok is the n_tok they hold, 0 if none. */
 typedef struct g2_qact {
     int8_t *qs;   /* hi digits */
     int8_t *ql;   /* lo digits (all 0 when digits is 1) */

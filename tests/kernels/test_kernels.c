@@ -109,7 +109,8 @@ static void check_act_bound(const float *x, uint32_t n, unsigned digits, const i
             if (i < n)
                 all_finite &= isfinite(x[i]) != 0;
             if (digits == 1)
-                CHECK(ql[i] == 0, "scalar quantize_act: one digit but lo %d at %u pattern %d", ql[i], i, pattern);
+                CHECK(ql[i] == 0, "scalar quantize_act: one digit but lo %d at %u pattern %d", ql[i], i,
+                      pattern);
         }
         CHECK(s == sum[b], "scalar quantize_act sum: block %u pattern %d", b, pattern);
         if (!all_finite)
@@ -251,8 +252,8 @@ static double exact_dot(const test_case *c, int q4, uint32_t r, uint32_t t, doub
         int64_t idot = 0, iabs = 0;
         for (uint32_t i = 0; i < G2_QK; i++) {
             const size_t at = ((size_t)t * c->nb + b) * G2_QK + i;
-            const int64_t p = (int64_t)weight(c, q4, r, b * G2_QK + i) *
-                              (G2_ACT_LO_WEIGHT * c->A.qs[at] + c->A.ql[at]);
+            const int64_t p =
+                (int64_t)weight(c, q4, r, b * G2_QK + i) * (G2_ACT_LO_WEIGHT * c->A.qs[at] + c->A.ql[at]);
             idot += p;
             iabs += p < 0 ? -p : p;
         }
@@ -287,16 +288,19 @@ static void check_case(const g2_kernels *k, int q4, test_case *c) {
         q4 ? k->gemm_q4 : k->gemm_q8;
     ref(&c->W, c->r0, c->r1, &c->A, c->n_tok, ys, c->y_stride);
     /* A table with a prepared-input path is checked on both paths; "prepared" must
-     * then actually be taken for the sizes it claims (the amx table: 12 tokens up). */
+     * then actually be taken for the sizes it claims (the amx table: 12 tokens up, and
+     * 1 token in the avx512 layout; the avx512 table: 1 token). */
     for (int prep = k->prepare_act ? 1 : 0; prep >= 0; prep--) {
         c->A.tiles_tok = 0;
         if (prep) {
             k->prepare_act(&c->A, c->n_tok);
             CHECK(c->A.tiles_tok == 0 || c->A.tiles_tok == c->n_tok,
                   "%s prepare_act: tiles_tok %u for %u tokens", k->name, c->A.tiles_tok, c->n_tok);
-            if (!strcmp(k->name, "amx"))
-                CHECK((c->A.tiles_tok != 0) == (c->n_tok >= 12), "amx prepare_act: %u tokens prepared: %u",
-                      c->n_tok, c->A.tiles_tok);
+            const int expect = !strcmp(k->name, "amx")      ? c->n_tok >= 12 || c->n_tok == 1
+                               : !strcmp(k->name, "avx512") ? c->n_tok == 1
+                                                            : c->A.tiles_tok != 0;
+            CHECK((c->A.tiles_tok != 0) == expect, "%s prepare_act: %u tokens prepared: %u", k->name,
+                  c->n_tok, c->A.tiles_tok);
         }
         for (size_t i = 0; i < ny; i++)
             yk[i] = sentinel;
@@ -321,8 +325,7 @@ static void check_case(const g2_kernels *k, int q4, test_case *c) {
                       "%s gemm_q%d rows %u cols %u [%u, %u) n_tok %u digits %u: t=%u r=%zu: %.9g vs scalar "
                       "%.9g (exact %.9g, tol %.3g)",
                       k->name, q4 ? 4 : 8, c->rows, c->cols, c->r0, c->r1, c->n_tok, c->A.digits, t, r,
-                      (double)yk[at],
-                      (double)ys[at], exact, tol);
+                      (double)yk[at], (double)ys[at], exact, tol);
                 bad += !ok;
             }
     }
@@ -482,7 +485,9 @@ static void bench(const g2_kernels *k, int q4) {
     float *y = xmalloc((size_t)64 * rows * sizeof(float));
     void (*fn)(const g2_qmatrix *, uint32_t, uint32_t, const g2_qact *, uint32_t, float *, size_t) =
         q4 ? k->gemm_q4 : k->gemm_q8;
-    /* n_tok = 1 */
+    /* n_tok = 1, the input prepared as the forward pass does */
+    if (k->prepare_act)
+        k->prepare_act(&c.A, 1);
     double best = 1e30;
     for (int rep = 0; rep < 3; rep++) {
         double t0 = now();

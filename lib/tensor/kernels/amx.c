@@ -4,7 +4,7 @@
  * -mamx-tile -mamx-int8 plus the avx512 flags; everything but the table is static.
  * Below G2_AMX_MIN_TOK tokens (decode, short prompts; measured crossover 10-12), or
  * when the input was not prepared (below), the calls go to the avx512 table, whose
- * quantize_act this table shares.
+ * quantize_act this table shares (and whose prepare_act it calls for such inputs).
  *
  * Products: C[rows × tokens] = A[rows × K] · B[K × tokens], one block (K = 32) at a
  * time, so each C tile is exactly one block's int32 sums. A is 16 weight rows of the
@@ -93,8 +93,12 @@ static uint32_t tile_start(uint32_t k, uint32_t n_tok) {
 /* ---- the input, once ---------------------------------------------------------------- */
 
 static void prepare_act(g2_qact *A, uint32_t n_tok) {
+    if (n_tok < G2_AMX_MIN_TOK) { /* the avx512 table's gemms will run: its layout */
+        g2_kernels_avx512.prepare_act(A, n_tok);
+        return;
+    }
     A->tiles_tok = 0;
-    if (n_tok < G2_AMX_MIN_TOK || !A->tiles || !A->tiles_d)
+    if (!A->tiles || !A->tiles_d)
         return;
     const uint32_t nb = A->nb, tr = n_tok < TILE ? n_tok : TILE;
     const size_t row = (size_t)nb * G2_QK;
@@ -324,6 +328,7 @@ static void quantize_act(const float *x, uint32_t n, unsigned digits, int8_t *qs
     g2_kernels_avx512.quantize_act(x, n, digits, qs, ql, d, sum);
 }
 
+/* Prepared in this table's layout (fewer tokens: the avx512 table's, or none). */
 static int prepared(const g2_qact *A, uint32_t n_tok) {
     return n_tok >= G2_AMX_MIN_TOK && A->tiles_tok == n_tok && A->tiles && A->tiles_d;
 }

@@ -315,9 +315,32 @@ typedef void tile_fn(const g2_qmatrix *W, uint32_t r, const xstep *xs, const xgr
 TILE_FNS(q8, 0)
 TILE_FNS(q4, 1)
 
+/* ---- decode's input, once ------------------------------------------------------------ */
+
+/* A decode call gets 32 rows (lib/tensor/matmul.c), so preparing the token's steps in
+ * each call repeats the work for every 32 rows of every matrix. prepare_act does it
+ * once per input instead, over all its blocks, into A->tiles (64-byte aligned there;
+ * G2_ACT_TILE_BYTES(1, nb) leaves room): the steps, then the groups. */
+static xstep *prepared_steps(const g2_qact *A) {
+    return (xstep *)(((uintptr_t)A->tiles + 63) & ~(uintptr_t)63);
+}
+
+static xgroup *prepared_groups(const g2_qact *A) {
+    return (xgroup *)(prepared_steps(A) + (A->nb + STEP - 1) / STEP);
+}
+
+static void prepare_act(g2_qact *A, uint32_t n_tok) {
+    A->tiles_tok = 0;
+    if (n_tok != 1 || !A->tiles)
+        return;
+    prep_x(A, 0, 1, 0, A->nb, prepared_steps(A), prepared_groups(A));
+    A->tiles_tok = 1;
+}
+
 /* Rows in batches of ROW_BATCH; per batch, tokens in tiles of up to MAX_T; per token
  * tile, blocks in chunks prepared once and shared by the batch's rows (tiles of 4, 1
- * at a ragged end). by_digits[A->digits != 1][0][T - 1]: 4-row tiles, [1][T - 1]: 1-row tiles. */
+ * at a ragged end), or all blocks as prepare_act left them. by_digits[A->digits !=
+ * 1][0][T - 1]: 4-row tiles, [1][T - 1]: 1-row tiles. */
 static void gemm(tile_fn *const by_digits[2][2][MAX_T], const g2_qmatrix *W, uint32_t r0, uint32_t r1,
                  const g2_qact *A, uint32_t n_tok, float *y, size_t y_stride) {
     tile_fn *const(*tiles)[MAX_T] = by_digits[A->digits != 1];
@@ -325,6 +348,8 @@ static void gemm(tile_fn *const by_digits[2][2][MAX_T], const g2_qmatrix *W, uin
     xgroup xg[CHUNK_GROUPS * MAX_T];
     __m512 acc[ROW_BATCH][MAX_T];
     const uint32_t nb = W->nb;
+    const int prepared = n_tok == 1 && A->tiles_tok == 1 && A->tiles;
+    const uint32_t chunk = prepared ? nb : CHUNK;
     for (uint32_t rb = r0; rb < r1; rb += ROW_BATCH) {
         const uint32_t re = r1 - rb < ROW_BATCH ? r1 : rb + ROW_BATCH;
         for (uint32_t t = 0; t < n_tok; t += MAX_T) {
@@ -332,12 +357,15 @@ static void gemm(tile_fn *const by_digits[2][2][MAX_T], const g2_qmatrix *W, uin
             for (uint32_t i = 0; i < re - rb; i++)
                 for (uint32_t j = 0; j < MAX_T; j++)
                     acc[i][j] = _mm512_setzero_ps();
-            for (uint32_t c0 = 0; c0 < nb; c0 += CHUNK) {
-                const uint32_t c1 = nb - c0 < CHUNK ? nb : c0 + CHUNK;
-                prep_x(A, t, T, c0, c1, xs, xg);
+            for (uint32_t c0 = 0; c0 < nb; c0 += chunk) {
+                const uint32_t c1 = nb - c0 < chunk ? nb : c0 + chunk;
+                const xstep *cs = prepared ? prepared_steps(A) : xs;
+                const xgroup *cg = prepared ? prepared_groups(A) : xg;
+                if (!prepared)
+                    prep_x(A, t, T, c0, c1, xs, xg);
                 for (uint32_t r = rb; r < re;) {
                     const int one = re - r < MAX_R;
-                    tiles[one][T - 1](W, r, xs, xg, c0, c1, &acc[r - rb]);
+                    tiles[one][T - 1](W, r, cs, cg, c0, c1, &acc[r - rb]);
                     r += one ? 1 : MAX_R;
                 }
             }
@@ -358,5 +386,8 @@ static void gemm_q4(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact
     gemm(q4_tiles, W, r0, r1, A, n_tok, y, y_stride);
 }
 
-const g2_kernels g2_kernels_avx512 = {
-    .name = "avx512", .quantize_act = quantize_act, .gemm_q8 = gemm_q8, .gemm_q4 = gemm_q4};
+const g2_kernels g2_kernels_avx512 = {.name = "avx512",
+                                      .quantize_act = quantize_act,
+                                      .gemm_q8 = gemm_q8,
+                                      .gemm_q4 = gemm_q4,
+                                      .prepare_act = prepare_act};
