@@ -248,6 +248,11 @@ class TestBench(SyntheticTest):
                                        delta=j['roofline_tok_s'] * 1e-3)
                 self.assertAlmostEqual(j['roofline_share'], j['decode_tok_s'] / j['roofline_tok_s'],
                                        delta=j['roofline_share'] * 1e-3)
+                all_bytes = j['model_bytes'] + j['kv_bytes_per_token_f32']
+                self.assertGreater(j['kv_bytes_per_token_f32'], 0)
+                self.assertAlmostEqual(j['roofline_share_kv'],
+                                       j['decode_tok_s'] * all_bytes / (j['bandwidth_gb_s'] * 1e9),
+                                       delta=j['roofline_share_kv'] * 1e-3)
 
     def test_text_and_prefill_only(self):
         m = self.tiny('q8')
@@ -255,12 +260,14 @@ class TestBench(SyntheticTest):
         for pat in (r'^model:\s+' + re.escape(m), r'q8, [\d.]+ M parameters, 8\.\d\d bits per weight',
                     r'threads:\s+1 \(kernels: \w+\)', r'bandwidth:\s+[\d.]+ GB/s', r'^pp8\s+[\d.]+\s+[\d.]+\s+1$',
                     r'^tg4\s+[\d.]+\s+[\d.]+\s+1$', r'roofline:\s+decode [\d.]+ tok/s = [\d.]+% of',
-                    r'KV cache', r'^open:\s+[\d.]+ ms', r'^memory:\s+[\d.]+ [kMG]B resident .* KV cache of'):
+                    r'KV cache .*\n.*; counting it, [\d.]+%$', r'^open:\s+[\d.]+ ms',
+                    r'^memory:\s+[\d.]+ [kMG]B resident .* KV cache of'):
             self.assertRegex(r.out, re.compile(pat, re.M))
         j = self.bench_json(m, '-n', '0', '--no-warmup', '--seed', '7')
         self.assertEqual(j['gen_tokens'], 0)
         self.assertIsNone(j['decode_tok_s'])
         self.assertIsNone(j['roofline_share'])
+        self.assertIsNone(j['roofline_share_kv'])
         self.assertGreater(j['prefill_tok_s'], 0)
         self.assertEqual((j['warmup'], j['seed']), (False, 7))
 
