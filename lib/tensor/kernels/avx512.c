@@ -29,6 +29,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "tensor/kernels/tile_fns.h"
 #include "tensor/quant.h"
 
 #define INLINE static inline __attribute__((always_inline))
@@ -299,8 +300,7 @@ INLINE void tile(int q4, int two, int R, int T, const g2_qmatrix *W, uint32_t r,
             acc[i][j] = a[i][j];
 }
 
-/* One function per weight type, digit count and tile shape, so each is compiled with
- * its loops unrolled and without the lo products when there is one digit. */
+/* The tile functions and their tables (tile_fns.h). */
 typedef void tile_fn(const g2_qmatrix *W, uint32_t r, const xstep *xs, const xgroup *xg, uint32_t c0,
                      uint32_t c1, __m512 acc[][MAX_T]);
 #define TILE_FN(name, q4, two, R, T)                                                                  \
@@ -308,17 +308,6 @@ typedef void tile_fn(const g2_qmatrix *W, uint32_t r, const xstep *xs, const xgr
                      uint32_t c1, __m512 acc[][MAX_T]) {                                              \
         tile(q4, two, R, T, W, r, xs, xg, c0, c1, acc);                                               \
     }
-#define TILE_FNS(q, q4)                                                                                   \
-    TILE_FN(q##_d2_4x2, q4, 1, 4, 2)                                                                      \
-    TILE_FN(q##_d2_4x1, q4, 1, 4, 1)                                                                      \
-    TILE_FN(q##_d2_1x2, q4, 1, 1, 2)                                                                      \
-    TILE_FN(q##_d2_1x1, q4, 1, 1, 1)                                                                      \
-    TILE_FN(q##_d1_4x2, q4, 0, 4, 2)                                                                      \
-    TILE_FN(q##_d1_4x1, q4, 0, 4, 1)                                                                      \
-    TILE_FN(q##_d1_1x2, q4, 0, 1, 2)                                                                      \
-    TILE_FN(q##_d1_1x1, q4, 0, 1, 1)                                                                      \
-    static tile_fn *const q##_tiles[2][2][MAX_T] = {{{q##_d1_4x1, q##_d1_4x2}, {q##_d1_1x1, q##_d1_1x2}}, \
-                                                    {{q##_d2_4x1, q##_d2_4x2}, {q##_d2_1x1, q##_d2_1x2}}};
 TILE_FNS(q8, 0)
 TILE_FNS(q4, 1)
 

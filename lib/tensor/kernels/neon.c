@@ -31,6 +31,7 @@
 #include <arm_neon.h>
 #include <string.h>
 
+#include "tensor/kernels/tile_fns.h"
 #include "tensor/quant.h"
 
 #define INLINE static inline __attribute__((always_inline))
@@ -255,30 +256,18 @@ INLINE void tile(int q4, int two, int R, int T, const g2_qmatrix *W, uint32_t r,
                 canonical_sum(acc[0][i][j], acc[1][i][j], acc[2][i][j], acc[3][i][j]);
 }
 
-/* One function per weight type, digit count and tile shape, so each is compiled with
- * its loops unrolled and without the lo products when there is one digit. */
+/* The tile functions and their tables (tile_fns.h). */
 typedef void tile_fn(const g2_qmatrix *W, uint32_t r, const g2_qact *A, uint32_t t, float *y,
                      size_t y_stride);
 #define TILE_FN(name, q4, two, R, T)                                                                       \
     static void name(const g2_qmatrix *W, uint32_t r, const g2_qact *A, uint32_t t, float *y, size_t ys) { \
         tile(q4, two, R, T, W, r, A, t, y, ys);                                                            \
     }
-#define TILE_FNS(q, q4)                                                                                   \
-    TILE_FN(q##_d2_4x2, q4, 1, 4, 2)                                                                      \
-    TILE_FN(q##_d2_4x1, q4, 1, 4, 1)                                                                      \
-    TILE_FN(q##_d2_1x2, q4, 1, 1, 2)                                                                      \
-    TILE_FN(q##_d2_1x1, q4, 1, 1, 1)                                                                      \
-    TILE_FN(q##_d1_4x2, q4, 0, 4, 2)                                                                      \
-    TILE_FN(q##_d1_4x1, q4, 0, 4, 1)                                                                      \
-    TILE_FN(q##_d1_1x2, q4, 0, 1, 2)                                                                      \
-    TILE_FN(q##_d1_1x1, q4, 0, 1, 1)                                                                      \
-    static tile_fn *const q##_tiles[2][2][MAX_T] = {{{q##_d1_4x1, q##_d1_4x2}, {q##_d1_1x1, q##_d1_1x2}}, \
-                                                    {{q##_d2_4x1, q##_d2_4x2}, {q##_d2_1x1, q##_d2_1x2}}};
 TILE_FNS(q8, 0)
 TILE_FNS(q4, 1)
 
 /* Rows in tiles of 4 (1 at a ragged end), tokens in tiles of up to 2 inside.
- * by_digits[A->digits == 2][0][T - 1]: 4-row tiles, [1][T - 1]: 1-row tiles. */
+ * by_digits[A->digits != 1][0][T - 1]: 4-row tiles, [1][T - 1]: 1-row tiles. */
 static void gemm(tile_fn *const by_digits[2][2][MAX_T], const g2_qmatrix *W, uint32_t r0, uint32_t r1,
                  const g2_qact *A, uint32_t n_tok, float *y, size_t y_stride) {
     tile_fn *const(*tiles)[MAX_T] = by_digits[A->digits != 1];
