@@ -709,12 +709,13 @@ GEMMA2_API gemma2_status gemma2_chat_tokenize(const gemma2_tokenizer *tok, const
 
 /* ---- CPU and kernels -----------------------------------------------------------
  * Matrix kernels exist per instruction set: "scalar" everywhere, "avx2" (AVX2 + FMA +
- * F16C), "avxvnni" (avx2 plus AVX-VNNI), "avx512" (F/BW/VL/VNNI) and "amx" (avx512
- * plus AMX-INT8 tiles for prompts) on x86-64, "neon" (dotprod) on aarch64. Every table
- * computes the same bits. The best one this CPU and OS support is chosen when a model
- * is opened; the environment variable GEMMA2_ISA=scalar|avx2|avxvnni|avx512|amx|neon
- * can only lower that choice (naming a table the CPU lacks gives the best supported
- * one below it; other values are ignored). */
+ * F16C), "avxvnni" (avx2 plus AVX-VNNI), "avx512" (F/BW/VL/VNNI), "avx512vbmi" (avx512
+ * plus VBMI) and "amx" (avx512vbmi plus AMX-INT8 tiles for prompts) on x86-64, "neon"
+ * (dotprod) on aarch64. Every table computes the same bits. The best one this CPU and
+ * OS support is chosen when a model is opened; the environment variable
+ * GEMMA2_ISA=scalar|avx2|avxvnni|avx512|avx512vbmi|amx|neon can only lower that choice
+ * (naming a table the CPU lacks gives the best supported one below it; other values
+ * are ignored). */
 
 /* Static name of the table a model opened now would use, e.g. "avx512". Never NULL.
  * Thread-safe. Since 1.0. */

@@ -54,7 +54,7 @@ def main():
              '.TP',
              '.B GEMMA2_ISA',
              'Forces a lower SIMD kernel table than the best the CPU has (scalar, avx2,',
-             'avxvnni, avx512, amx, neon); see \\fBgemma2 info \\-\\-cpu\\fR.',
+             'avxvnni, avx512, avx512vbmi, amx, neon); see \\fBgemma2 info \\-\\-cpu\\fR.',
              '.SH SEE ALSO',
              'The documentation in the source tree: docs/api.md (the C library), docs/format.md',
              '(model files), docs/sampling.md, docs/performance.md, docs/security.md.',

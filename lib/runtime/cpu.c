@@ -27,7 +27,7 @@ typedef struct cpu_features {
     const char *arch;
     char vendor[13];
     /* x86-64 */
-    int sse42, avx, avx2, fma, f16c, avx512f, avx512bw, avx512vl, avx512vnni, avx512bf16, avxvnni;
+    int sse42, avx, avx2, fma, f16c, avx512f, avx512bw, avx512vl, avx512vnni, avx512vbmi, avx512bf16, avxvnni;
     int amx_tile, amx_int8;
     int os_ymm, os_zmm; /* XCR0: the OS saves YMM (bits 1-2), and opmask + ZMM (5-7) */
     int os_amx;         /* XCR0 bits 17-18 (tile config and data) and, on Linux, the
@@ -94,6 +94,7 @@ static void detect(void) {
             f->avx512bw = f->avx512f && ((b >> 30) & 1);
             f->avx512vl = f->avx512f && ((b >> 31) & 1);
             f->avx512vnni = f->avx512f && ((c >> 11) & 1);
+            f->avx512vbmi = f->avx512f && ((c >> 1) & 1);
         }
         f->amx_tile = (d >> 24) & 1;
         f->amx_int8 = f->amx_tile && ((d >> 25) & 1);
@@ -134,8 +135,9 @@ static int sup_avxvnni(const cpu_features *f) { return sup_avx2(f) && f->avxvnni
 static int sup_avx512(const cpu_features *f) {
     return sup_avx2(f) && f->avx512f && f->avx512bw && f->avx512vl && f->avx512vnni;
 }
-/* The amx table runs small products on the avx512 one. */
-static int sup_amx(const cpu_features *f) { return sup_avx512(f) && f->amx_int8 && f->os_amx; }
+static int sup_avx512vbmi(const cpu_features *f) { return sup_avx512(f) && f->avx512vbmi; }
+/* The amx table runs small products on the avx512vbmi one (every AMX CPU has VBMI). */
+static int sup_amx(const cpu_features *f) { return sup_avx512vbmi(f) && f->amx_int8 && f->os_amx; }
 #endif
 #if defined(__aarch64__)
 static int sup_neon(const cpu_features *f) { return f->asimd && f->asimddp; }
@@ -144,10 +146,11 @@ static int sup_neon(const cpu_features *f) { return f->asimd && f->asimddp; }
 static const table_entry g_tables[] = {
     {&g2_kernels_scalar, sup_scalar},
 #if defined(__x86_64__)
-    {&g2_kernels_avx2, sup_avx2},       /* AVX2, FMA, F16C */
-    {&g2_kernels_avxvnni, sup_avxvnni}, /* the same with AVX-VNNI */
-    {&g2_kernels_avx512, sup_avx512},   /* AVX-512 F/BW/VL/VNNI */
-    {&g2_kernels_amx, sup_amx},         /* AMX-TILE/INT8, then avx512 for few tokens */
+    {&g2_kernels_avx2, sup_avx2},             /* AVX2, FMA, F16C */
+    {&g2_kernels_avxvnni, sup_avxvnni},       /* the same with AVX-VNNI */
+    {&g2_kernels_avx512, sup_avx512},         /* AVX-512 F/BW/VL/VNNI */
+    {&g2_kernels_avx512vbmi, sup_avx512vbmi}, /* the same with VBMI */
+    {&g2_kernels_amx, sup_amx},               /* AMX-TILE/INT8, then avx512vbmi for few tokens */
 #endif
 #if defined(__aarch64__)
     {&g2_kernels_neon, sup_neon},
@@ -218,6 +221,7 @@ size_t g2_cpu_describe(char *buf, size_t cap) {
         {"avx512bw", f->avx512bw},
         {"avx512vl", f->avx512vl},
         {"avx512vnni", f->avx512vnni},
+        {"avx512vbmi", f->avx512vbmi},
         {"avx512bf16", f->avx512bf16},
         {"avx-vnni", f->avxvnni},
         {"amx-tile", f->amx_tile},

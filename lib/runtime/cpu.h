@@ -3,8 +3,8 @@
  * Features are detected once per process (pthread_once): CPUID leaves 1 and 7 plus the
  * XGETBV/XCR0 check that the OS saves the wider registers (and, for AMX on Linux, the
  * process-wide arch_prctl permission to use tile data, requested there), or
- * getauxval(AT_HWCAP) on aarch64. Tables rank scalar < avx2 < avx512 < amx (x86-64)
- * and scalar < neon (aarch64). */
+ * getauxval(AT_HWCAP) on aarch64. Tables rank scalar < avx2 < avxvnni < avx512 <
+ * avx512vbmi < amx (x86-64) and scalar < neon (aarch64). */
 #ifndef G2_RUNTIME_CPU_H
 #define G2_RUNTIME_CPU_H
 
@@ -12,7 +12,7 @@
 
 #include "tensor/quant.h"
 
-/* The table for an ISA name ("scalar", "avx2", "avx512", "amx", "neon") if this build has it
+/* The table for an ISA name ("scalar", "avx2", "avx512", "amx", ...) if this build has it
  * and this CPU (and OS) can run it, else NULL. */
 const g2_kernels *g2_kernels_find(const char *isa);
 

@@ -98,7 +98,7 @@ typedef struct g2_qact {
 /* One instruction set's kernels. Every table computes the function above bit for bit
  * (tests/kernels compares each with the scalar table). */
 typedef struct g2_kernels {
-    const char *name; /* "scalar", "avx2", "avxvnni", "avx512", "amx", "neon" */
+    const char *name; /* "scalar", "avx2", "avxvnni", "avx512", "avx512vbmi", "amx", "neon" */
     /* x[0..n) → one token's blocks (nb = g2_q_blocks(n)) of 1 or 2 digits (any other
      * value is 2); the tail is zero. */
     void (*quantize_act)(const float *x, uint32_t n, unsigned digits, int8_t *qs, int8_t *ql, float *d,
@@ -121,6 +121,7 @@ extern const g2_kernels g2_kernels_scalar;
 extern const g2_kernels g2_kernels_avx2;
 extern const g2_kernels g2_kernels_avxvnni;
 extern const g2_kernels g2_kernels_avx512;
+extern const g2_kernels g2_kernels_avx512vbmi;
 extern const g2_kernels g2_kernels_amx;
 #endif
 #if defined(__aarch64__)

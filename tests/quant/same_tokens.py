@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 
-ISAS = ["scalar", "avx2", "avxvnni", "avx512", "amx", "neon"]
+ISAS = ["scalar", "avx2", "avxvnni", "avx512", "avx512vbmi", "amx", "neon"]
 SAMPLING = ["--temp", "1.5", "--top-k", "40", "--top-p", "0.95", "--min-p", "0.01", "--repeat-penalty", "1.1",
             "--seed", "7"]
 

@@ -3,8 +3,9 @@
  * products on the tile unit (TDPBSSD) and the float part on AVX-512. Compiled with
  * -mamx-tile -mamx-int8 plus the avx512 flags; everything but the table is static.
  * Below G2_AMX_MIN_TOK tokens (decode, short prompts; measured crossover 10-12), or
- * when the input was not prepared (below), the calls go to the avx512 table, whose
- * quantize_act this table shares (and whose prepare_act it calls for such inputs).
+ * when the input was not prepared (below), the calls go to the avx512vbmi table (the
+ * CPU selection requires it with AMX), whose quantize_act this table shares (and whose
+ * prepare_act it calls for such inputs).
  *
  * Products: C[rows × tokens] = A[rows × K] · B[K × tokens], one block (K = 32) at a
  * time, so each C tile is exactly one block's int32 sums. A is 16 weight rows of the
@@ -39,7 +40,7 @@
 #include "tensor/quant.h"
 
 #ifndef G2_AMX_MIN_TOK
-#    define G2_AMX_MIN_TOK 12 /* fewer tokens: the avx512 table */
+#    define G2_AMX_MIN_TOK 12 /* fewer tokens: the avx512vbmi table */
 #endif
 #define TILE 16         /* tokens (columns of B and C) and weight rows (rows of A and C) */
 #define GROUP 4         /* token tiles sharing one pass over the weights */
@@ -93,8 +94,8 @@ static uint32_t tile_start(uint32_t k, uint32_t n_tok) {
 /* ---- the input, once ---------------------------------------------------------------- */
 
 static void prepare_act(g2_qact *A, uint32_t n_tok) {
-    if (n_tok < G2_AMX_MIN_TOK) { /* the avx512 table's gemms will run: its layout */
-        g2_kernels_avx512.prepare_act(A, n_tok);
+    if (n_tok < G2_AMX_MIN_TOK) { /* the avx512vbmi table's gemms will run: its layout */
+        g2_kernels_avx512vbmi.prepare_act(A, n_tok);
         return;
     }
     A->tiles_tok = 0;
@@ -325,10 +326,10 @@ static void gemm(int q4, const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2
 
 static void quantize_act(const float *x, uint32_t n, unsigned digits, int8_t *qs, int8_t *ql, float *d,
                          int32_t *sum) {
-    g2_kernels_avx512.quantize_act(x, n, digits, qs, ql, d, sum);
+    g2_kernels_avx512vbmi.quantize_act(x, n, digits, qs, ql, d, sum);
 }
 
-/* Prepared in this table's layout (fewer tokens: the avx512 table's, or none). */
+/* Prepared in this table's layout (fewer tokens: the avx512vbmi table's, or none). */
 static int prepared(const g2_qact *A, uint32_t n_tok) {
     return n_tok >= G2_AMX_MIN_TOK && A->tiles_tok == n_tok && A->tiles && A->tiles_d;
 }
@@ -338,7 +339,7 @@ static void gemm_q8(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact
     if (prepared(A, n_tok))
         gemm(0, W, r0, r1, A, n_tok, y, y_stride);
     else
-        g2_kernels_avx512.gemm_q8(W, r0, r1, A, n_tok, y, y_stride);
+        g2_kernels_avx512vbmi.gemm_q8(W, r0, r1, A, n_tok, y, y_stride);
 }
 
 static void gemm_q4(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact *A, uint32_t n_tok, float *y,
@@ -346,7 +347,7 @@ static void gemm_q4(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact
     if (prepared(A, n_tok))
         gemm(1, W, r0, r1, A, n_tok, y, y_stride);
     else
-        g2_kernels_avx512.gemm_q4(W, r0, r1, A, n_tok, y, y_stride);
+        g2_kernels_avx512vbmi.gemm_q4(W, r0, r1, A, n_tok, y, y_stride);
 }
 
 const g2_kernels g2_kernels_amx = {.name = "amx",
