@@ -225,7 +225,7 @@ class TestBench(SyntheticTest):
                 self.assertEqual(len(j['decode_tok_s_runs']), 2)
                 self.assertAlmostEqual(j['decode_tok_s'], sum(j['decode_tok_s_runs']) / 2, delta=1e-3)
                 self.assertEqual(j['weight_type'], dtype)
-                self.assertIn(j['kernels'], ('scalar', 'avx2', 'avxvnni', 'avx512', 'amx', 'neon'))
+                self.assertIn(j['kernels'], ('scalar', 'avx2', 'avxvnni', 'avx512', 'avx512vbmi', 'amx', 'neon'))
                 # open time and memory: the KV cache of p + n positions (4 layers, 2 KV
                 # heads of 64, keys and values in f32); the weights are all resident
                 self.assertGreaterEqual(j['open_ms'], 0)
@@ -253,6 +253,15 @@ class TestBench(SyntheticTest):
                 self.assertAlmostEqual(j['roofline_share_kv'],
                                        j['decode_tok_s'] * all_bytes / (j['bandwidth_gb_s'] * 1e9),
                                        delta=j['roofline_share_kv'] * 1e-3)
+                # the bandwidth measured again after each decode run, and the share against its mean
+                between = j['bandwidth_between_runs']
+                self.assertEqual(len(between), 2)
+                self.assertTrue(all(b > 0 and math.isfinite(b) for b in between), between)
+                self.assertAlmostEqual(j['bandwidth_between_gb_s'], sum(between) / 2,
+                                       delta=j['bandwidth_between_gb_s'] * 1e-3)
+                self.assertAlmostEqual(j['roofline_share_between'],
+                                       j['decode_tok_s'] * j['model_bytes'] / (j['bandwidth_between_gb_s'] * 1e9),
+                                       delta=j['roofline_share_between'] * 1e-3)
 
     def test_text_and_prefill_only(self):
         m = self.tiny('q8')
@@ -261,6 +270,8 @@ class TestBench(SyntheticTest):
                     r'threads:\s+1 \(kernels: \w+\)', r'bandwidth:\s+[\d.]+ GB/s', r'^pp8\s+[\d.]+\s+[\d.]+\s+1$',
                     r'^tg4\s+[\d.]+\s+[\d.]+\s+1$', r'roofline:\s+decode [\d.]+ tok/s = [\d.]+% of',
                     r'KV cache .*\n.*; counting it, [\d.]+%$', r'^open:\s+[\d.]+ ms',
+                    r'against the bandwidth after each decode run \(mean [\d.]+ GB/s of each\n'
+                    r'.*best of 3 passes\), decode is [\d.]+% of the roofline$',
                     r'^memory:\s+[\d.]+ [kMG]B resident .* KV cache of'):
             self.assertRegex(r.out, re.compile(pat, re.M))
         j = self.bench_json(m, '-n', '0', '--no-warmup', '--seed', '7')
@@ -268,6 +279,9 @@ class TestBench(SyntheticTest):
         self.assertIsNone(j['decode_tok_s'])
         self.assertIsNone(j['roofline_share'])
         self.assertIsNone(j['roofline_share_kv'])
+        self.assertIsNone(j['bandwidth_between_gb_s'])
+        self.assertIsNone(j['roofline_share_between'])
+        self.assertEqual(j['bandwidth_between_runs'], [])
         self.assertGreater(j['prefill_tok_s'], 0)
         self.assertEqual((j['warmup'], j['seed']), (False, 7))
 

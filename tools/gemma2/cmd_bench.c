@@ -26,6 +26,10 @@ static const char usage[] =
     "  bandwidth / (weight bytes read per token): every weight, the tied embedding\n"
     "  included, is read once per decoded token. The KV cache read is not counted\n"
     "  (its estimate is printed; it is small next to the weights at these lengths).\n"
+    "  The bandwidth is measured before the runs (the best of 5 passes) and again\n"
+    "  after each decode run (the best of 3); this VM's bandwidth drifts by a third\n"
+    "  within seconds, so the share is also shown against the mean of the latter,\n"
+    "  the bandwidth of the same minutes as the decode.\n"
     "  It also shows how long the model took to open (digests not checked) and the\n"
     "  memory resident at the end of a run, beyond the weights and the KV cache.\n"
     "  GB = 10^9 bytes.\n"
@@ -38,6 +42,8 @@ static const char usage[] =
     "                   prefill_tok_s_stddev, decode_tok_s, decode_tok_s_stddev (null\n"
     "                   with -n 0), bandwidth_gb_s, roofline_tok_s, roofline_share,\n"
     "                   roofline_share_kv (counting the KV cache read too),\n"
+    "                   bandwidth_between_gb_s and roofline_share_between (measured\n"
+    "                   after each decode run; null when not measured),\n"
     "                   model_bytes (weight bytes in memory), file_bytes, parameters,\n"
     "                   bits_per_weight, threads, kernels, prompt_tokens, gen_tokens,\n"
     "                   reps, the runs' speeds, open_ms, kv_cache_bytes,\n"
@@ -50,6 +56,7 @@ static const char usage[] =
 
 #define CMD "bench"
 #define BW_PASSES 5
+#define BW_PASSES_BETWEEN 3 /* after each decode run */
 #define WARMUP_TOKENS 8
 
 static double now_seconds(void) {
@@ -316,7 +323,7 @@ int cmd_bench(int argc, char **argv) {
     const double open_ms = (now_seconds() - open_t0) * 1e3;
     uint64_t rss = 0;
     int32_t *prompt = NULL;
-    double *pp = NULL, *tg = NULL;
+    double *pp = NULL, *tg = NULL, *bw_between = NULL;
     gemma2_model_info mi;
     gemma2_model_info_init(&mi, sizeof mi);
     gemma2_model_get_info(m, &mi);
@@ -331,7 +338,8 @@ int cmd_bench(int argc, char **argv) {
     prompt = malloc((size_t)a.prompt * sizeof *prompt);
     pp = calloc((size_t)a.reps, sizeof *pp);
     tg = calloc((size_t)a.reps, sizeof *tg);
-    if (!prompt || !pp || !tg) {
+    bw_between = calloc((size_t)a.reps, sizeof *bw_between);
+    if (!prompt || !pp || !tg || !bw_between) {
         rc = cli_error(CMD, "out of memory");
         goto done;
     }
@@ -363,6 +371,10 @@ int cmd_bench(int argc, char **argv) {
         goto done;
     }
 
+    /* Measured again after each decode run, with the weights resident: only if both
+     * fit well in memory (else the buffer would push weights out of the page cache). */
+    const int measure_between = a.gen > 0 && pages > 0 && page > 0 &&
+                                mi.weight_bytes + bw_bytes < (uint64_t)pages / 4 * 3 * (uint64_t)page;
     if (a.warmup) {
         progress("gemma2 bench: warm-up");
         size_t n = a.prompt < WARMUP_TOKENS ? (size_t)a.prompt : WARMUP_TOKENS;
@@ -376,6 +388,15 @@ int cmd_bench(int argc, char **argv) {
             goto done;
         pp[r] = ps > 0 ? (double)a.prompt / ps : 0;
         tg[r] = ds > 0 ? (double)a.gen / ds : 0;
+        if (measure_between) {
+            cli_membw b;
+            if (cli_membw_measure(a.threads, bw_bytes, BW_PASSES_BETWEEN, &b, err, sizeof err) != 0) {
+                progress(NULL);
+                rc = cli_error(CMD, "%s", err);
+                goto done;
+            }
+            bw_between[r] = b.gb_s;
+        }
     }
     progress(NULL);
 
@@ -385,6 +406,8 @@ int cmd_bench(int argc, char **argv) {
     double kv = kv_bytes_per_token(m, &mi, (uint64_t)a.prompt, (uint64_t)a.gen);
     /* the same share over every byte a decode step reads: weights and KV cache */
     double share_kv = bw.gb_s > 0 ? tgs.mean * ((double)mi.weight_bytes + kv) / (bw.gb_s * 1e9) : 0;
+    const double bw_mid = measure_between ? stats_of(bw_between, a.reps).mean : 0;
+    const double share_mid = bw_mid > 0 ? tgs.mean * (double)mi.weight_bytes / (bw_mid * 1e9) : 0;
     const char *type = gemma2_type_name(mi.weight_type);
     const char *kernels = gemma2_cpu_kernels(); /* the table chosen when the model was opened */
     const uint64_t kv_total = kv_cache_bytes(m, &mi, (uint64_t)a.prompt + (uint64_t)a.gen);
@@ -420,6 +443,16 @@ int cmd_bench(int argc, char **argv) {
         else
             printf(
                 "\"roofline_share\": null, \"roofline_share_kv\": null, \"kv_bytes_per_token_f32\": null, ");
+        if (measure_between) {
+            printf("\"bandwidth_between_gb_s\": %.3f, \"roofline_share_between\": %.6f, "
+                   "\"bandwidth_between_runs\": ",
+                   bw_mid, share_mid);
+            json_runs(bw_between, a.reps);
+            printf(", ");
+        } else {
+            printf("\"bandwidth_between_gb_s\": null, \"roofline_share_between\": null, "
+                   "\"bandwidth_between_runs\": [], ");
+        }
         printf("\"open_ms\": %.3f, \"kv_cache_bytes\": %llu, \"resident_bytes\": %llu, "
                "\"resident_other_bytes\": %.0f}\n",
                open_ms, (unsigned long long)kv_total, (unsigned long long)rss, other);
@@ -452,6 +485,13 @@ int cmd_bench(int argc, char **argv) {
                    "            (%.1f%% of the weights, for a 4-byte cache); counting it, %.1f%%\n",
                    kv_share < 0.1 ? "small" : "NOT small", human_bytes(kb, sizeof kb, kv), kv_share * 100,
                    share_kv * 100);
+            if (measure_between)
+                printf("            against the bandwidth after each decode run (mean %.1f GB/s of each\n"
+                       "            run's best of %d passes), decode is %.1f%% of the roofline\n",
+                       bw_mid, BW_PASSES_BETWEEN, share_mid * 100);
+            else
+                printf("            (the bandwidth was not measured again after the decode runs: the\n"
+                       "            weights and the buffer would not both fit well in memory)\n");
         } else {
             printf("\nroofline:   %.2f tok/s (%.1f GB/s / %s of weights); no decode measured (-n 0)\n", roof,
                    bw.gb_s, wb);
@@ -468,6 +508,7 @@ int cmd_bench(int argc, char **argv) {
     rc = cli_flush_stdout(CMD);
 done:
     progress(NULL);
+    free(bw_between);
     free(tg);
     free(pp);
     free(prompt);
