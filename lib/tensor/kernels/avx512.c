@@ -398,16 +398,16 @@ static void gemm_q4(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact
     gemm(q4_tiles, W, r0, r1, A, n_tok, y, y_stride);
 }
 
+/* This build's table: the same functions under either name. */
 #ifdef G2_AVX512_VBMI
-const g2_kernels g2_kernels_avx512vbmi = {.name = "avx512vbmi",
-                                          .quantize_act = quantize_act,
-                                          .gemm_q8 = gemm_q8,
-                                          .gemm_q4 = gemm_q4,
-                                          .prepare_act = prepare_act};
+#    define TABLE g2_kernels_avx512vbmi
+#    define TABLE_NAME "avx512vbmi"
 #else
-const g2_kernels g2_kernels_avx512 = {.name = "avx512",
-                                      .quantize_act = quantize_act,
-                                      .gemm_q8 = gemm_q8,
-                                      .gemm_q4 = gemm_q4,
-                                      .prepare_act = prepare_act};
+#    define TABLE g2_kernels_avx512
+#    define TABLE_NAME "avx512"
 #endif
+const g2_kernels TABLE = {.name = TABLE_NAME,
+                          .quantize_act = quantize_act,
+                          .gemm_q8 = gemm_q8,
+                          .gemm_q4 = gemm_q4,
+                          .prepare_act = prepare_act};
