@@ -262,6 +262,15 @@ class TestBench(SyntheticTest):
                 self.assertAlmostEqual(j['roofline_share_between'],
                                        j['decode_tok_s'] * j['model_bytes'] / (j['bandwidth_between_gb_s'] * 1e9),
                                        delta=j['roofline_share_between'] * 1e-3)
+                # decoded once more between passes: -n 4 is one burst, so the median is
+                # its share against the mean of the two passes around it
+                self.assertEqual(j['paired_bursts'], 1)
+                for k in ('roofline_share_paired', 'bandwidth_paired_gb_s', 'decode_tok_s_paired'):
+                    self.assertGreater(j[k], 0, k)
+                    self.assertTrue(math.isfinite(j[k]), k)
+                self.assertAlmostEqual(j['roofline_share_paired'],
+                                       j['decode_tok_s_paired'] * j['model_bytes'] / (j['bandwidth_paired_gb_s'] * 1e9),
+                                       delta=j['roofline_share_paired'] * 1e-3)
 
     def test_text_and_prefill_only(self):
         m = self.tiny('q8')
@@ -272,6 +281,8 @@ class TestBench(SyntheticTest):
                     r'KV cache .*\n.*; counting it, [\d.]+%$', r'^open:\s+[\d.]+ ms',
                     r'against the bandwidth after each decode run \(mean [\d.]+ GB/s of each\n'
                     r'.*best of 3 passes\), decode is [\d.]+% of the roofline$',
+                    r'decoded in 1 bursts of 4 steps, each against the passes just\n'
+                    r'.*before and after it \(mean [\d.]+ GB/s\): median [\d.]+% \([\d.]+ tok/s\)$',
                     r'^memory:\s+[\d.]+ [kMG]B resident .* KV cache of'):
             self.assertRegex(r.out, re.compile(pat, re.M))
         j = self.bench_json(m, '-n', '0', '--no-warmup', '--seed', '7')
@@ -282,8 +293,15 @@ class TestBench(SyntheticTest):
         self.assertIsNone(j['bandwidth_between_gb_s'])
         self.assertIsNone(j['roofline_share_between'])
         self.assertEqual(j['bandwidth_between_runs'], [])
+        for k in ('roofline_share_paired', 'bandwidth_paired_gb_s', 'decode_tok_s_paired'):
+            self.assertIsNone(j[k], k)
+        self.assertEqual(j['paired_bursts'], 0)
         self.assertGreater(j['prefill_tok_s'], 0)
         self.assertEqual((j['warmup'], j['seed']), (False, 7))
+        # bursts of 4 steps, the last one shorter
+        j = self.bench_json(m, '-n', '9', '-r', '1')
+        self.assertEqual((j['gen_tokens'], j['paired_bursts']), (9, 3))
+        self.assertGreater(j['roofline_share_paired'], 0)
 
     def test_errors(self):
         m = self.tiny('q8')

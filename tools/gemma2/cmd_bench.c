@@ -29,7 +29,10 @@ static const char usage[] =
     "  The bandwidth is measured before the runs (the best of 5 passes) and again\n"
     "  after each decode run (the best of 3): on a shared machine it can drift by a\n"
     "  third within seconds, so the share is also shown against the mean of the\n"
-    "  latter, the bandwidth of the same minutes as the decode.\n"
+    "  latter, the bandwidth of the same minutes as the decode. Last, it decodes n\n"
+    "  tokens once more in bursts of 4 steps, with one pass before and after each\n"
+    "  burst, and shows the median over the bursts of each one's share against the\n"
+    "  mean of its two passes: drift over seconds cancels there.\n"
     "  It also shows how long the model took to open (digests not checked) and the\n"
     "  memory resident at the end of a run, beyond the weights and the KV cache.\n"
     "  GB = 10^9 bytes.\n"
@@ -44,6 +47,9 @@ static const char usage[] =
     "                   roofline_share_kv (counting the KV cache read too),\n"
     "                   bandwidth_between_gb_s and roofline_share_between (measured\n"
     "                   after each decode run; null when not measured),\n"
+    "                   roofline_share_paired, bandwidth_paired_gb_s,\n"
+    "                   decode_tok_s_paired and paired_bursts (the bursts between\n"
+    "                   passes; null and 0 when not measured),\n"
     "                   model_bytes (weight bytes in memory), file_bytes, parameters,\n"
     "                   bits_per_weight, threads, kernels, prompt_tokens, gen_tokens,\n"
     "                   reps, the runs' speeds, open_ms, kv_cache_bytes,\n"
@@ -246,6 +252,81 @@ static int run_once(gemma2_model *m, const bench_args *a, const int32_t *prompt,
     return rc;
 }
 
+/* Decode once more, in bursts of PAIR_BURST steps with a bandwidth pass before the
+ * first burst and after each one. A burst and the passes on either side of it lie
+ * within about a second, so the bandwidth's drift over seconds (on a shared machine)
+ * cancels in their ratio; a single pass is set against the burst, not the best of
+ * several, so both sides are the same kind of sample. */
+#define PAIR_BURST 4
+
+typedef struct paired {
+    double share;   /* median over the bursts of burst speed / roofline of its two passes */
+    double bw_gb_s; /* mean of the passes */
+    double tok_s;   /* the bursts' tokens / their time */
+    long long bursts;
+} paired;
+
+static int cmp_double(const void *x, const void *y) {
+    const double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+static int run_paired(gemma2_model *m, const bench_args *a, const int32_t *prompt, uint64_t weight_bytes,
+                      size_t bw_bytes, paired *out) {
+    const long long bursts = (a->gen + PAIR_BURST - 1) / PAIR_BURST;
+    double *shares = calloc((size_t)bursts, sizeof *shares);
+    if (!shares)
+        return cli_error(CMD, "out of memory");
+    char err[256];
+    cli_membw_reader *reader;
+    if (cli_membw_open(a->threads, bw_bytes, &reader, err, sizeof err) != 0) {
+        free(shares);
+        progress(NULL);
+        return cli_error(CMD, "%s", err);
+    }
+    gemma2_session *s = NULL;
+    gemma2_session_options o;
+    gemma2_session_options_init(&o, sizeof o);
+    o.n_threads = a->threads;
+    o.n_ctx = (uint32_t)(a->prompt + a->gen);
+    gemma2_status st = gemma2_session_new(m, &o, &s);
+    if (st == GEMMA2_OK)
+        st = gemma2_session_feed(s, prompt, (size_t)a->prompt);
+    double before = cli_membw_pass(reader), bw_sum = before, decode_s = 0;
+    long long done = 0, b = 0;
+    for (; st == GEMMA2_OK && done < a->gen; b++) {
+        const long long n = a->gen - done < PAIR_BURST ? a->gen - done : PAIR_BURST;
+        const double t0 = now_seconds();
+        for (long long i = 0; st == GEMMA2_OK && i < n; i++) {
+            gemma2_step_result r;
+            gemma2_step_result_init(&r, sizeof r);
+            st = gemma2_session_step(s, &r);
+        }
+        const double dt = now_seconds() - t0, after = cli_membw_pass(reader);
+        const double bw = (before + after) / 2; /* GB/s */
+        shares[b] = dt > 0 && bw > 0 ? (double)n * (double)weight_bytes / dt / (bw * 1e9) : 0;
+        decode_s += dt;
+        done += n;
+        bw_sum += after;
+        before = after;
+    }
+    gemma2_session_free(s);
+    cli_membw_close(reader);
+    int rc = 0;
+    if (st != GEMMA2_OK) {
+        progress(NULL);
+        rc = cli_fail(CMD, st);
+    } else {
+        qsort(shares, (size_t)b, sizeof *shares, cmp_double);
+        *out = (paired){.share = b % 2 ? shares[b / 2] : (shares[b / 2 - 1] + shares[b / 2]) / 2,
+                        .bw_gb_s = bw_sum / (double)(b + 1),
+                        .tok_s = decode_s > 0 ? (double)done / decode_s : 0,
+                        .bursts = b};
+    }
+    free(shares);
+    return rc;
+}
+
 static int parse_args(int argc, char **argv, bench_args *a) {
     cli_common common = {0};
     for (int i = 1; i < argc; i++) {
@@ -398,6 +479,12 @@ int cmd_bench(int argc, char **argv) {
             bw_between[r] = b.gb_s;
         }
     }
+    paired pair = {0};
+    if (measure_between) {
+        progress("gemma2 bench: decoding in bursts between bandwidth passes");
+        if ((rc = run_paired(m, &a, prompt, mi.weight_bytes, bw_bytes, &pair)) != 0)
+            goto done;
+    }
     progress(NULL);
 
     stats pps = stats_of(pp, a.reps), tgs = stats_of(tg, a.reps);
@@ -453,6 +540,13 @@ int cmd_bench(int argc, char **argv) {
             printf("\"bandwidth_between_gb_s\": null, \"roofline_share_between\": null, "
                    "\"bandwidth_between_runs\": [], ");
         }
+        if (measure_between)
+            printf("\"roofline_share_paired\": %.6f, \"bandwidth_paired_gb_s\": %.3f, "
+                   "\"decode_tok_s_paired\": %.4f, \"paired_bursts\": %lld, ",
+                   pair.share, pair.bw_gb_s, pair.tok_s, pair.bursts);
+        else
+            printf("\"roofline_share_paired\": null, \"bandwidth_paired_gb_s\": null, "
+                   "\"decode_tok_s_paired\": null, \"paired_bursts\": 0, ");
         printf("\"open_ms\": %.3f, \"kv_cache_bytes\": %llu, \"resident_bytes\": %llu, "
                "\"resident_other_bytes\": %.0f}\n",
                open_ms, (unsigned long long)kv_total, (unsigned long long)rss, other);
@@ -487,8 +581,11 @@ int cmd_bench(int argc, char **argv) {
                    share_kv * 100);
             if (measure_between)
                 printf("            against the bandwidth after each decode run (mean %.1f GB/s of each\n"
-                       "            run's best of %d passes), decode is %.1f%% of the roofline\n",
-                       bw_mid, BW_PASSES_BETWEEN, share_mid * 100);
+                       "            run's best of %d passes), decode is %.1f%% of the roofline\n"
+                       "            decoded in %lld bursts of %d steps, each against the passes just\n"
+                       "            before and after it (mean %.1f GB/s): median %.1f%% (%.2f tok/s)\n",
+                       bw_mid, BW_PASSES_BETWEEN, share_mid * 100, pair.bursts, PAIR_BURST, pair.bw_gb_s,
+                       pair.share * 100, pair.tok_s);
             else
                 printf("            (the bandwidth was not measured again after the decode runs: the\n"
                        "            weights and the buffer would not both fit well in memory)\n");

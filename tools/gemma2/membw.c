@@ -15,20 +15,23 @@
 #define MIB ((size_t)1 << 20)
 #define SLICE_ALIGN ((size_t)4096) /* each thread starts on a page */
 
-typedef struct membw_run {
+/* A reader: the buffer and its threads, kept between passes. Thread 0 is the
+ * caller's, inside cli_membw_pass; the others wait at `start`. */
+struct cli_membw_reader {
     uint64_t *buf;
-    size_t words; /* 64-bit words in buf */
+    size_t bytes, words; /* words: 64-bit words in buf */
     int threads;
-    int passes;
+    pthread_t *tids;        /* [threads]; tids[0] unused */
+    struct membw_arg *args; /* [threads] */
     pthread_barrier_t start, done;
-    double *seconds;           /* [passes], written by thread 0 */
+    int quit;                  /* read by the workers after `start` */
     pthread_mutex_t gate_lock; /* the gate: workers start once every thread exists */
     pthread_cond_t gate_cond;
     int gate; /* 0 wait, 1 go, -1 give up (a thread could not be created) */
-} membw_run;
+};
 
 typedef struct membw_arg {
-    membw_run *run;
+    cli_membw_reader *r;
     int index;
     uint64_t sum; /* kept, so that the reads cannot be optimised away */
 } membw_arg;
@@ -40,7 +43,7 @@ static double now_seconds(void) {
 }
 
 /* Thread `index`'s slice [*begin, *end) of the words, page-aligned. */
-static void slice(const membw_run *r, int index, size_t *begin, size_t *end) {
+static void slice(const cli_membw_reader *r, int index, size_t *begin, size_t *end) {
     const size_t per_page = SLICE_ALIGN / sizeof(uint64_t);
     size_t pages = r->words / per_page;
     *begin = pages * (size_t)index / (size_t)r->threads * per_page;
@@ -68,9 +71,24 @@ static uint64_t sum_lines(const uint64_t *p, size_t n) {
     return a0 + a1 + a2 + a3;
 }
 
-static void *membw_thread(void *p) {
+static void read_slice(membw_arg *a) {
+    size_t begin, end;
+    slice(a->r, a->index, &begin, &end);
+    a->sum += sum_lines(a->r->buf + begin, end - begin);
+}
+
+/* first touch: the reading thread owns its pages (NUMA placement), and no page fault
+ * is left for the timed passes */
+static void touch_slice(membw_arg *a) {
+    size_t begin, end;
+    slice(a->r, a->index, &begin, &end);
+    for (size_t i = begin; i < end; i++)
+        a->r->buf[i] = i * 0x9e3779b97f4a7c15u;
+}
+
+static void *membw_worker(void *p) {
     membw_arg *a = p;
-    membw_run *r = a->run;
+    cli_membw_reader *r = a->r;
     pthread_mutex_lock(&r->gate_lock);
     while (r->gate == 0)
         pthread_cond_wait(&r->gate_cond, &r->gate_lock);
@@ -78,24 +96,15 @@ static void *membw_thread(void *p) {
     pthread_mutex_unlock(&r->gate_lock);
     if (!go)
         return NULL;
-    size_t begin, end;
-    slice(r, a->index, &begin, &end);
-    /* first touch: the reading thread owns its pages (NUMA placement), and no page
-     * fault is left for the timed passes */
-    for (size_t i = begin; i < end; i++)
-        r->buf[i] = i * 0x9e3779b97f4a7c15u;
-    uint64_t total = 0;
+    touch_slice(a);
     pthread_barrier_wait(&r->done); /* everything touched */
-    for (int pass = 0; pass < r->passes; pass++) {
+    for (;;) {
         pthread_barrier_wait(&r->start);
-        double t0 = a->index == 0 ? now_seconds() : 0;
-        total += sum_lines(r->buf + begin, end - begin);
+        if (r->quit)
+            return NULL;
+        read_slice(a);
         pthread_barrier_wait(&r->done);
-        if (a->index == 0)
-            r->seconds[pass] = now_seconds() - t0;
     }
-    a->sum = total;
-    return NULL;
 }
 
 size_t cli_membw_default_bytes(size_t min_bytes) {
@@ -114,54 +123,74 @@ size_t cli_membw_default_bytes(size_t min_bytes) {
     return (bytes + 64 * MIB - 1) / (64 * MIB) * (64 * MIB);
 }
 
-int cli_membw_measure(int threads, size_t bytes, int passes, cli_membw *out, char *err, size_t cap) {
-    memset(out, 0, sizeof *out);
+/* Frees what open made; the workers must have returned (or never started). */
+static void reader_free(cli_membw_reader *r, int barriers) {
+    if (barriers) {
+        pthread_barrier_destroy(&r->start);
+        pthread_barrier_destroy(&r->done);
+    }
+    pthread_mutex_destroy(&r->gate_lock);
+    pthread_cond_destroy(&r->gate_cond);
+    if (r->buf)
+        munmap(r->buf, r->bytes);
+    free(r->args);
+    free(r->tids);
+    free(r);
+}
+
+int cli_membw_open(int threads, size_t bytes, cli_membw_reader **out, char *err, size_t cap) {
+    *out = NULL;
     if (threads < 1)
         threads = 1;
-    if (passes < 1)
-        passes = 1;
     bytes = bytes / SLICE_ALIGN * SLICE_ALIGN;
     if (bytes < SLICE_ALIGN * (size_t)threads) {
         snprintf(err, cap, "bandwidth buffer of %zu bytes is too small for %d threads", bytes, threads);
         return -1;
     }
-    membw_run r = {.words = bytes / sizeof(uint64_t),
-                   .threads = threads,
-                   .passes = passes,
-                   .gate_lock = PTHREAD_MUTEX_INITIALIZER,
-                   .gate_cond = PTHREAD_COND_INITIALIZER};
+    cli_membw_reader *r = calloc(1, sizeof *r);
+    if (!r) {
+        snprintf(err, cap, "out of memory");
+        return -1;
+    }
+    r->bytes = bytes;
+    r->words = bytes / sizeof(uint64_t);
+    r->threads = threads;
+    pthread_mutex_init(&r->gate_lock, NULL);
+    pthread_cond_init(&r->gate_cond, NULL);
+    r->tids = calloc((size_t)threads, sizeof *r->tids);
+    r->args = calloc((size_t)threads, sizeof *r->args);
+    if (!r->tids || !r->args) {
+        snprintf(err, cap, "out of memory");
+        reader_free(r, 0);
+        return -1;
+    }
     void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) {
         snprintf(err, cap, "cannot allocate %zu MiB for the bandwidth measurement: %s", bytes / MIB,
                  strerror(errno));
+        reader_free(r, 0);
         return -1;
     }
-    r.buf = mem;
+    r->buf = mem;
 #if defined(MADV_HUGEPAGE)
     madvise(mem, bytes, MADV_HUGEPAGE); /* a hint: fewer TLB misses, the best case for the roofline */
 #endif
-    r.seconds = calloc((size_t)passes, sizeof *r.seconds);
-    pthread_t *tids = calloc((size_t)threads, sizeof *tids);
-    membw_arg *args = calloc((size_t)threads, sizeof *args);
-    int rc = -1, barriers = 0, started = 1;
-    if (!r.seconds || !tids || !args) {
-        snprintf(err, cap, "out of memory");
-        goto out;
-    }
-    if (pthread_barrier_init(&r.start, NULL, (unsigned)threads) != 0) {
+    if (pthread_barrier_init(&r->start, NULL, (unsigned)threads) != 0) {
         snprintf(err, cap, "cannot create a thread barrier");
-        goto out;
+        reader_free(r, 0);
+        return -1;
     }
-    if (pthread_barrier_init(&r.done, NULL, (unsigned)threads) != 0) {
-        pthread_barrier_destroy(&r.start);
+    if (pthread_barrier_init(&r->done, NULL, (unsigned)threads) != 0) {
+        pthread_barrier_destroy(&r->start);
         snprintf(err, cap, "cannot create a thread barrier");
-        goto out;
+        reader_free(r, 0);
+        return -1;
     }
-    barriers = 1;
     for (int i = 0; i < threads; i++)
-        args[i] = (membw_arg){.run = &r, .index = i};
+        r->args[i] = (membw_arg){.r = r, .index = i};
+    int started = 1;
     for (; started < threads; started++) {
-        int e = pthread_create(&tids[started], NULL, membw_thread, &args[started]);
+        int e = pthread_create(&r->tids[started], NULL, membw_worker, &r->args[started]);
         if (e != 0) {
             snprintf(err, cap, "cannot start bandwidth thread %d of %d: %s", started + 1, threads,
                      strerror(e));
@@ -169,38 +198,62 @@ int cli_membw_measure(int threads, size_t bytes, int passes, cli_membw *out, cha
         }
     }
     /* open the gate, or send the started threads home if one is missing */
-    pthread_mutex_lock(&r.gate_lock);
-    r.gate = started == threads ? 1 : -1;
-    pthread_cond_broadcast(&r.gate_cond);
-    pthread_mutex_unlock(&r.gate_lock);
+    pthread_mutex_lock(&r->gate_lock);
+    r->gate = started == threads ? 1 : -1;
+    pthread_cond_broadcast(&r->gate_cond);
+    pthread_mutex_unlock(&r->gate_lock);
     if (started < threads) {
         for (int i = 1; i < started; i++)
-            pthread_join(tids[i], NULL);
-        goto out;
+            pthread_join(r->tids[i], NULL);
+        reader_free(r, 1);
+        return -1;
     }
-    membw_thread(&args[0]);
-    for (int i = 1; i < threads; i++)
-        pthread_join(tids[i], NULL);
+    touch_slice(&r->args[0]);
+    pthread_barrier_wait(&r->done); /* everything touched */
+    *out = r;
+    return 0;
+}
 
+double cli_membw_pass(cli_membw_reader *r) {
+    pthread_barrier_wait(&r->start);
+    const double t0 = now_seconds();
+    read_slice(&r->args[0]);
+    pthread_barrier_wait(&r->done);
+    const double s = now_seconds() - t0;
+    return s > 0 ? (double)r->bytes / s / 1e9 : 0;
+}
+
+size_t cli_membw_bytes(const cli_membw_reader *r) { return r->bytes; }
+
+void cli_membw_close(cli_membw_reader *r) {
+    if (!r)
+        return;
+    r->quit = 1; /* seen after the barrier, which orders it */
+    pthread_barrier_wait(&r->start);
+    for (int i = 1; i < r->threads; i++)
+        pthread_join(r->tids[i], NULL);
+    reader_free(r, 1);
+}
+
+int cli_membw_measure(int threads, size_t bytes, int passes, cli_membw *out, char *err, size_t cap) {
+    memset(out, 0, sizeof *out);
+    if (passes < 1)
+        passes = 1;
+    cli_membw_reader *r;
+    if (cli_membw_open(threads, bytes, &r, err, cap) != 0)
+        return -1;
     double best = 0, total = 0;
     for (int p = 0; p < passes; p++) {
-        double s = r.seconds[p];
-        double gb = s > 0 ? (double)bytes / s / 1e9 : 0;
+        const double gb = cli_membw_pass(r);
         total += gb;
         if (gb > best)
             best = gb;
     }
-    *out = (cli_membw){
-        .gb_s = best, .mean_gb_s = total / passes, .bytes = bytes, .threads = threads, .passes = passes};
-    rc = 0;
-out:
-    if (barriers) {
-        pthread_barrier_destroy(&r.start);
-        pthread_barrier_destroy(&r.done);
-    }
-    free(args);
-    free(tids);
-    free(r.seconds);
-    munmap(mem, bytes);
-    return rc;
+    *out = (cli_membw){.gb_s = best,
+                       .mean_gb_s = total / passes,
+                       .bytes = r->bytes,
+                       .threads = r->threads,
+                       .passes = passes};
+    cli_membw_close(r);
+    return 0;
 }

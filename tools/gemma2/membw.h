@@ -27,4 +27,19 @@ size_t cli_membw_default_bytes(size_t min_bytes);
  * (allocation or thread creation failed). */
 int cli_membw_measure(int threads, size_t bytes, int passes, cli_membw *out, char *err, size_t err_cap);
 
+/* The same buffer and threads kept for passes on demand (bench pairs each burst of
+ * decode steps with the passes on either side of it). The threads sleep between
+ * passes. */
+typedef struct cli_membw_reader cli_membw_reader;
+
+/* Allocates and touches the buffer as cli_membw_measure does. Returns 0, or -1 with a
+ * message in err. */
+int cli_membw_open(int threads, size_t bytes, cli_membw_reader **out, char *err, size_t err_cap);
+/* One timed pass: GB/s. */
+double cli_membw_pass(cli_membw_reader *r);
+/* The bytes a pass reads. */
+size_t cli_membw_bytes(const cli_membw_reader *r);
+/* Stops the threads and frees the buffer; NULL is a no-op. */
+void cli_membw_close(cli_membw_reader *r);
+
 #endif
