@@ -281,8 +281,9 @@ class TestBench(SyntheticTest):
                     r'KV cache .*\n.*; counting it, [\d.]+%$', r'^open:\s+[\d.]+ ms',
                     r'against the bandwidth after each decode run \(mean [\d.]+ GB/s of each\n'
                     r'.*best of 3 passes\), decode is [\d.]+% of the roofline$',
-                    r'decoded in 1 bursts of 4 steps, each against the passes just\n'
-                    r'.*before and after it \(mean [\d.]+ GB/s\): median [\d.]+% \([\d.]+ tok/s\)$',
+                    r'in 1 burst of 4 steps, each against the passes just before and\n'
+                    r'.*after it \(mean [\d.]+ GB/s; [\d.]+ tok/s\), decode is [\d.]+% of the roofline\n'
+                    r'.*\(the median over the bursts\)$',
                     r'^memory:\s+[\d.]+ [kMG]B resident .* KV cache of'):
             self.assertRegex(r.out, re.compile(pat, re.M))
         j = self.bench_json(m, '-n', '0', '--no-warmup', '--seed', '7')

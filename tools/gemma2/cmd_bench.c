@@ -582,10 +582,11 @@ int cmd_bench(int argc, char **argv) {
             if (measure_between)
                 printf("            against the bandwidth after each decode run (mean %.1f GB/s of each\n"
                        "            run's best of %d passes), decode is %.1f%% of the roofline\n"
-                       "            decoded in %lld bursts of %d steps, each against the passes just\n"
-                       "            before and after it (mean %.1f GB/s): median %.1f%% (%.2f tok/s)\n",
-                       bw_mid, BW_PASSES_BETWEEN, share_mid * 100, pair.bursts, PAIR_BURST, pair.bw_gb_s,
-                       pair.share * 100, pair.tok_s);
+                       "            in %lld burst%s of %d steps, each against the passes just before and\n"
+                       "            after it (mean %.1f GB/s; %.2f tok/s), decode is %.1f%% of the roofline\n"
+                       "            (the median over the bursts)\n",
+                       bw_mid, BW_PASSES_BETWEEN, share_mid * 100, pair.bursts, pair.bursts == 1 ? "" : "s",
+                       PAIR_BURST, pair.bw_gb_s, pair.tok_s, pair.share * 100);
             else
                 printf("            (the bandwidth was not measured again after the decode runs: the\n"
                        "            weights and the buffer would not both fit well in memory)\n");
