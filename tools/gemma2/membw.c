@@ -223,8 +223,6 @@ double cli_membw_pass(cli_membw_reader *r) {
     return s > 0 ? (double)r->bytes / s / 1e9 : 0;
 }
 
-size_t cli_membw_bytes(const cli_membw_reader *r) { return r->bytes; }
-
 void cli_membw_close(cli_membw_reader *r) {
     if (!r)
         return;

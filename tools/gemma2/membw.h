@@ -37,8 +37,6 @@ typedef struct cli_membw_reader cli_membw_reader;
 int cli_membw_open(int threads, size_t bytes, cli_membw_reader **out, char *err, size_t err_cap);
 /* One timed pass: GB/s. */
 double cli_membw_pass(cli_membw_reader *r);
-/* The bytes a pass reads. */
-size_t cli_membw_bytes(const cli_membw_reader *r);
 /* Stops the threads and frees the buffer; NULL is a no-op. */
 void cli_membw_close(cli_membw_reader *r);
 
