@@ -290,7 +290,7 @@ static void check_case(const g2_kernels *k, int q4, test_case *c) {
     ref(&c->W, c->r0, c->r1, &c->A, c->n_tok, ys, c->y_stride);
     /* A table with a prepared-input path is checked on both paths; "prepared" must
      * then actually be taken for the sizes it claims (the amx table: 12 tokens up, and
-     * 1 token in the avx512 layout; the avx512 tables: 1 token). */
+     * 1 token in the avx512vbmi layout; the avx512 tables: 1 token). */
     for (int prep = k->prepare_act ? 1 : 0; prep >= 0; prep--) {
         c->A.tiles_tok = 0;
         if (prep) {

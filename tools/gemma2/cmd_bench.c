@@ -215,15 +215,31 @@ static uint64_t kv_cache_bytes(const gemma2_model *m, const gemma2_model_info *m
     return 2 * positions * mi->n_kv_heads * mi->head_dim * sizeof(float);
 }
 
+/* A fresh session of bench's threads and a context of n_ctx tokens. */
+static gemma2_status new_session(gemma2_model *m, const bench_args *a, size_t n_ctx, gemma2_session **s) {
+    gemma2_session_options o;
+    gemma2_session_options_init(&o, sizeof o);
+    o.n_threads = a->threads;
+    o.n_ctx = (uint32_t)n_ctx;
+    return gemma2_session_new(m, &o, s);
+}
+
+/* n greedy decode steps; stops at the first error. */
+static gemma2_status decode_steps(gemma2_session *s, long long n) {
+    gemma2_status st = GEMMA2_OK;
+    for (long long i = 0; st == GEMMA2_OK && i < n; i++) {
+        gemma2_step_result r;
+        gemma2_step_result_init(&r, sizeof r);
+        st = gemma2_session_step(s, &r);
+    }
+    return st;
+}
+
 /* One repetition; *rss (if not NULL): the resident set at its end, session alive. */
 static int run_once(gemma2_model *m, const bench_args *a, const int32_t *prompt, size_t n_prompt,
                     long long n_gen, double *prefill_s, double *decode_s, uint64_t *rss) {
     gemma2_session *s;
-    gemma2_session_options o;
-    gemma2_session_options_init(&o, sizeof o);
-    o.n_threads = a->threads;
-    o.n_ctx = (uint32_t)(n_prompt + (size_t)n_gen);
-    gemma2_status st = gemma2_session_new(m, &o, &s);
+    gemma2_status st = new_session(m, a, n_prompt + (size_t)n_gen, &s);
     if (st != GEMMA2_OK) {
         progress(NULL); /* the error gets a line of its own */
         return cli_fail(CMD, st);
@@ -231,11 +247,8 @@ static int run_once(gemma2_model *m, const bench_args *a, const int32_t *prompt,
     double t0 = now_seconds();
     st = gemma2_session_feed(s, prompt, n_prompt);
     double t1 = now_seconds();
-    for (long long i = 0; st == GEMMA2_OK && i < n_gen; i++) {
-        gemma2_step_result r;
-        gemma2_step_result_init(&r, sizeof r);
-        st = gemma2_session_step(s, &r);
-    }
+    if (st == GEMMA2_OK)
+        st = decode_steps(s, n_gen);
     double t2 = now_seconds();
     if (rss)
         *rss = resident_bytes();
@@ -285,11 +298,7 @@ static int run_paired(gemma2_model *m, const bench_args *a, const int32_t *promp
         return cli_error(CMD, "%s", err);
     }
     gemma2_session *s = NULL;
-    gemma2_session_options o;
-    gemma2_session_options_init(&o, sizeof o);
-    o.n_threads = a->threads;
-    o.n_ctx = (uint32_t)(a->prompt + a->gen);
-    gemma2_status st = gemma2_session_new(m, &o, &s);
+    gemma2_status st = new_session(m, a, (size_t)(a->prompt + a->gen), &s);
     if (st == GEMMA2_OK)
         st = gemma2_session_feed(s, prompt, (size_t)a->prompt);
     double before = cli_membw_pass(reader), bw_sum = before, decode_s = 0;
@@ -297,11 +306,7 @@ static int run_paired(gemma2_model *m, const bench_args *a, const int32_t *promp
     for (; st == GEMMA2_OK && done < a->gen; b++) {
         const long long n = a->gen - done < PAIR_BURST ? a->gen - done : PAIR_BURST;
         const double t0 = now_seconds();
-        for (long long i = 0; st == GEMMA2_OK && i < n; i++) {
-            gemma2_step_result r;
-            gemma2_step_result_init(&r, sizeof r);
-            st = gemma2_session_step(s, &r);
-        }
+        st = decode_steps(s, n);
         const double dt = now_seconds() - t0, after = cli_membw_pass(reader);
         const double bw = (before + after) / 2; /* GB/s */
         shares[b] = dt > 0 && bw > 0 ? (double)n * (double)weight_bytes / dt / (bw * 1e9) : 0;

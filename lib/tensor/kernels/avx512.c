@@ -268,7 +268,7 @@ INLINE void group(int q4, int two, int R, int T, uint32_t nblk, const uint8_t *w
                 _mm_prefetch((const char *)(p + ahead), _MM_HINT_T1);
                 if (!q4) /* a q4 step is one line */
                     _mm_prefetch((const char *)(p + ahead + 64), _MM_HINT_T1);
-                const size_t far = (q4 ? 4 : 2) * MAX_R * stride;
+                const size_t far = 2 * ahead;
                 _mm_prefetch((const char *)(p + far), _MM_HINT_T2);
                 if (!q4)
                     _mm_prefetch((const char *)(p + far + 64), _MM_HINT_T2);
