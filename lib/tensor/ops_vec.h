@@ -185,10 +185,22 @@ G2_T static float SUF(dot)(const float *a, const float *b, uint32_t n) {
     return SUF(tree16)(acc);
 }
 
+/* Attention's software prefetch, about 16 KB ahead in each stream (keys, then values):
+ * with the hardware prefetcher alone, decode attention over 1024 positions read its
+ * cache at 0.66-0.78 of the read test's rate, with these at 0.82-0.98
+ * (docs/performance.md). A prefetch never faults, so running past the cache is
+ * harmless. */
+#define G2_ATTEND_AHEAD_BYTES 16384
+#define G2_FLOATS_PER_LINE (64 / sizeof(float))
+/* The address in integers: p + ahead may lie past the cache, outside any object. */
+#define G2_PREFETCH_AHEAD(p, ahead) \
+    __builtin_prefetch((const void *)((uintptr_t)(p) + (ahead) * sizeof *(p)), 0, 2)
+
 /* Scores of one query row against VW consecutive keys, each in the g2_dot_f32 order:
  * the 16 partial sums (dimension i into sum i mod 16) are 16 vectors over the keys, and
- * the tree adds them vertically. kt: dimension i of key l at kt[i * ks + l]. */
-G2_VFN VF SUF(qk_keys)(const float *q, const float *kt, size_t ks, uint32_t d) {
+ * the tree adds them vertically. kt: dimension i of key l at kt[i * ks + l]. With
+ * `ahead` (floats; 0: none), also prefetches kt + ahead for each line of kt read. */
+G2_VFN VF SUF(qk_keys)(const float *q, const float *kt, size_t ks, uint32_t d, size_t ahead) {
     VF acc[16];
     G2_UNROLL
     for (int l = 0; l < 16; l++)
@@ -196,8 +208,11 @@ G2_VFN VF SUF(qk_keys)(const float *q, const float *kt, size_t ks, uint32_t d) {
     const float *const end = q + d / 16 * 16;
     for (; q < end; q += 16) {
         G2_UNROLL
-        for (int l = 0; l < 16; l++, kt += ks)
+        for (int l = 0; l < 16; l++, kt += ks) {
+            if (ahead)
+                G2_PREFETCH_AHEAD(kt, ahead);
             acc[l] += SUF(splat)(q[l]) * SUF(ld)(kt);
+        }
     }
     G2_UNROLL
     for (uint32_t l = 0; l < 16; l++) /* constant indices keep acc in registers */
@@ -309,9 +324,11 @@ G2_T static void SUF(softmax_row)(float *s, uint32_t n, float cap) {
 
 /* o_r[i + c VW + l] = acc + sum over j < n of w_r[j] v[j vs + i + c VW + l], adding in
  * order of j, for nr rows (a constant) and nc vectors; acc starts at o_r (from_out)
- * or at +0. Each V vector read serves all nr rows. */
+ * or at +0. Each V vector read serves all nr rows; the same part of the value
+ * G2_ATTEND_AHEAD_BYTES ahead is prefetched. */
 G2_VFN void SUF(av_tile)(const uint32_t nr, const uint32_t nc, const float *const *w, const float *v,
                          size_t vs, uint32_t n, float *const *o, uint32_t i, int from_out) {
+    const size_t ahead_rows = G2_ATTEND_AHEAD_BYTES / sizeof(float) / (vs ? vs : 1) + 1;
     VF acc[AV_ACC];
     G2_UNROLL
     for (uint32_t r = 0; r < nr; r++) {
@@ -321,6 +338,9 @@ G2_VFN void SUF(av_tile)(const uint32_t nr, const uint32_t nc, const float *cons
     }
     for (uint32_t j = 0; j < n; j++) {
         const float *vj = v + j * vs + i;
+        G2_UNROLL
+        for (uint32_t c = 0; c < nc * VW; c += G2_FLOATS_PER_LINE)
+            G2_PREFETCH_AHEAD(vj, ahead_rows * vs + c);
         G2_UNROLL
         for (uint32_t c = 0; c < nc; c++) {
             const VF y = SUF(ld)(vj + c * VW);
@@ -403,6 +423,7 @@ G2_T static void SUF(attend)(const g2_attend_args *a) {
         const uint32_t nk = jhi - j + 1 < 16 ? jhi - j + 1 : 16;
         const uint32_t jr = j % a->k_len; /* a block of 16 slots: k_len is 16-aligned when it wraps */
         const float *kb = a->k + (size_t)jr * d;
+        size_t ahead = (size_t)16 * d; /* the next block, prefetched by the first row only */
         for (uint32_t t = 0; t < T; t++) {
             if (j + nk - 1 < g2_attend_lo(a, t) || j > a->first_pos + t)
                 continue; /* token t sees none of these keys */
@@ -414,13 +435,14 @@ G2_T static void SUF(attend)(const g2_attend_args *a) {
                     continue;
                 }
                 for (uint32_t l0 = 0; l0 < nk; l0 += VW) {
-                    const VF sc = SUF(qk_keys)(ROW_Q(t * H + h), kb + l0, 16, d);
+                    const VF sc = SUF(qk_keys)(ROW_Q(t * H + h), kb + l0, 16, d, l0 == 0 ? ahead : 0);
                     if (l0 + VW <= nk)
                         SUF(st)(s + l0, sc);
                     else
                         for (uint32_t l = l0; l < nk; l++)
                             s[l] = sc[l - l0];
                 }
+                ahead = 0;
             }
         }
     }
