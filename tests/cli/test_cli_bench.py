@@ -271,6 +271,10 @@ class TestBench(SyntheticTest):
                 self.assertAlmostEqual(j['roofline_share_paired'],
                                        j['decode_tok_s_paired'] * j['model_bytes'] / (j['bandwidth_paired_gb_s'] * 1e9),
                                        delta=j['roofline_share_paired'] * 1e-3)
+                # the same positions as the timed runs, so the same KV bytes per token
+                self.assertAlmostEqual(j['roofline_share_paired_kv'],
+                                       j['roofline_share_paired'] * all_bytes / j['model_bytes'],
+                                       delta=1e-5)  # both printed to 6 decimals
 
     def test_text_and_prefill_only(self):
         m = self.tiny('q8')
@@ -283,7 +287,7 @@ class TestBench(SyntheticTest):
                     r'.*best of 3 passes\), decode is [\d.]+% of the roofline$',
                     r'in 1 burst of 4 steps, each against the passes just before and\n'
                     r'.*after it \(mean [\d.]+ GB/s; [\d.]+ tok/s\), decode is [\d.]+% of the roofline\n'
-                    r'.*\(the median over the bursts\)$',
+                    r'.*\(the median over the bursts; counting the KV cache read, [\d.]+%\)$',
                     r'^memory:\s+[\d.]+ [kMG]B resident .* KV cache of'):
             self.assertRegex(r.out, re.compile(pat, re.M))
         j = self.bench_json(m, '-n', '0', '--no-warmup', '--seed', '7')
@@ -294,7 +298,8 @@ class TestBench(SyntheticTest):
         self.assertIsNone(j['bandwidth_between_gb_s'])
         self.assertIsNone(j['roofline_share_between'])
         self.assertEqual(j['bandwidth_between_runs'], [])
-        for k in ('roofline_share_paired', 'bandwidth_paired_gb_s', 'decode_tok_s_paired'):
+        for k in ('roofline_share_paired', 'roofline_share_paired_kv', 'bandwidth_paired_gb_s',
+                  'decode_tok_s_paired'):
             self.assertIsNone(j[k], k)
         self.assertEqual(j['paired_bursts'], 0)
         self.assertGreater(j['prefill_tok_s'], 0)
