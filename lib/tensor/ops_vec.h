@@ -185,8 +185,9 @@ G2_T static float SUF(dot)(const float *a, const float *b, uint32_t n) {
     return SUF(tree16)(acc);
 }
 
-/* Attention's software prefetch, about 16 KB ahead in each stream (keys, then values):
- * with the hardware prefetcher alone, decode attention over 1024 positions read its
+/* Attention's software prefetch: the keys one block of 16 ahead (16 KB at head_dim
+ * 256; at 128, 8 KB measured better than two blocks), the values about 16 KB ahead.
+ * With the hardware prefetcher alone, decode attention over 1024 positions read its
  * cache at 0.66-0.78 of the read test's rate, with these at 0.82-0.98
  * (docs/performance.md). A prefetch never faults, so running past the cache is
  * harmless. */
