@@ -26,6 +26,8 @@ static const char usage[] =
     "  bandwidth / (weight bytes read per token): every weight, the tied embedding\n"
     "  included, is read once per decoded token. The KV cache read is not counted\n"
     "  (its estimate is printed; it is small next to the weights at these lengths).\n"
+    "  The read test sums a buffer much larger than the caches either one word per\n"
+    "  cache line or every word, whichever this machine reads faster (it times both).\n"
     "  The bandwidth is measured before the runs (the best of 5 passes) and again\n"
     "  after each decode run (the best of 3): on a shared machine it can drift by a\n"
     "  third within seconds, so the share is also shown against the mean of the\n"
@@ -43,7 +45,9 @@ static const char usage[] =
     "  -r, --reps N     repetitions (default 3)\n"
     "  --json           one JSON object on stdout instead of the table: prefill_tok_s,\n"
     "                   prefill_tok_s_stddev, decode_tok_s, decode_tok_s_stddev (null\n"
-    "                   with -n 0), bandwidth_gb_s, roofline_tok_s, roofline_share,\n"
+    "                   with -n 0), bandwidth_gb_s, bandwidth_method (\"lines\" or\n"
+    "                   \"words\") and bandwidth_methods_gb_s (both timed),\n"
+    "                   roofline_tok_s, roofline_share,\n"
     "                   roofline_share_kv (counting the KV cache read too),\n"
     "                   bandwidth_between_gb_s and roofline_share_between (measured\n"
     "                   after each decode run; null when not measured),\n"
@@ -529,8 +533,10 @@ int cmd_bench(int argc, char **argv) {
             printf(", \"decode_tok_s\": null, \"decode_tok_s_stddev\": null, \"decode_tok_s_runs\": []");
         }
         printf(", \"bandwidth_gb_s\": %.3f, \"bandwidth_mean_gb_s\": %.3f, \"bandwidth_bytes\": %zu, "
-               "\"bandwidth_passes\": %d, \"roofline_tok_s\": %.4f, ",
-               bw.gb_s, bw.mean_gb_s, bw.bytes, bw.passes, roof);
+               "\"bandwidth_passes\": %d, \"bandwidth_method\": \"%s\", "
+               "\"bandwidth_methods_gb_s\": {\"lines\": %.3f, \"words\": %.3f}, \"roofline_tok_s\": %.4f, ",
+               bw.gb_s, bw.mean_gb_s, bw.bytes, bw.passes, bw.method == CLI_MEMBW_WORDS ? "words" : "lines",
+               bw.method_gb_s[CLI_MEMBW_LINES], bw.method_gb_s[CLI_MEMBW_WORDS], roof);
         if (a.gen > 0)
             printf(
                 "\"roofline_share\": %.6f, \"roofline_share_kv\": %.6f, \"kv_bytes_per_token_f32\": %.0f, ",
@@ -573,6 +579,10 @@ int cmd_bench(int argc, char **argv) {
         printf("bandwidth:  %.1f GB/s memory read (best of %d passes over %s, %d thread%s; mean %.1f)\n",
                bw.gb_s, bw.passes, human_bytes(bb, sizeof bb, (double)bw.bytes), bw.threads,
                bw.threads == 1 ? "" : "s", bw.mean_gb_s);
+        const int other = bw.method == CLI_MEMBW_WORDS ? CLI_MEMBW_LINES : CLI_MEMBW_WORDS;
+        printf("            reading %s, faster here than %s (%.1f against %.1f GB/s)\n",
+               cli_membw_method_name(bw.method), cli_membw_method_name(other), bw.method_gb_s[bw.method],
+               bw.method_gb_s[other]);
         printf("\n%-10s %12s %12s %6s\n", "test", "tok/s", "stddev", "reps");
         char name[32];
         snprintf(name, sizeof name, "pp%lld", a.prompt);
