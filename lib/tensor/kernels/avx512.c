@@ -176,8 +176,9 @@ INLINE void load_w(int q4, const uint8_t *p, uint32_t n, __m512i *w0, __m512i *w
             _mm_setr_epi8(-123 + 128, -99 + 128, -79 + 128, -62 + 128, -46 + 128, -32 + 128, -19 + 128,
                           -6 + 128, (char)(6 + 128), (char)(19 + 128), (char)(32 + 128), (char)(46 + 128),
                           (char)(62 + 128), (char)(79 + 128), (char)(99 + 128), (char)(123 + 128)));
-        const __m512i v =
-            n == STEP ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8(bytes_lo(n * G2_QK / 2), p);
+        __m512i v = n == STEP ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8(bytes_lo(n * G2_QK / 2), p);
+        /* one load: without this the compiler folds a second load of p into the shift */
+        __asm__("" : "+v"(v));
 #ifdef G2_AVX512_VBMI
         /* vpermb indexes 64 bytes by the low 6 bits; the table repeats the 16 levels, so
          * the bits above the nibble need no masking: two fewer instructions per step
@@ -249,6 +250,21 @@ INLINE void group(int q4, int two, int R, int T, uint32_t nblk, const uint8_t *w
         const uint32_t n = nblk >= (uint32_t)(s + 1) * STEP ? STEP
                            : nblk > (uint32_t)s * STEP      ? nblk % STEP
                                                             : 0;
+        /* T = 1 (decode): the token's step is loaded once into registers for the R rows,
+         * and each row's weights once (not again as the shift's memory operand). Zen 4
+         * issues one 512-bit load per cycle, and with memory operands a row's step took
+         * four; q4 tiles on data in L2 ran about 6% faster (median of 7 alternating
+         * pairs, 0.99-1.12), q8 2-3% (docs/performance.md, section 7). */
+        xstep xl;
+        if (T == 1 && n) {
+            __asm__ volatile("" ::: "memory");
+            xl.h0 = x[s].h0, xl.h1 = x[s].h1;
+            __asm__("" : "+v"(xl.h0), "+v"(xl.h1));
+            if (two) {
+                xl.l0 = x[s].l0, xl.l1 = x[s].l1;
+                __asm__("" : "+v"(xl.l0), "+v"(xl.l1));
+            }
+        }
 #pragma GCC unroll 4
         for (int i = 0; i < R; i++) {
             if (n == 0) {
@@ -257,9 +273,10 @@ INLINE void group(int q4, int two, int R, int T, uint32_t nblk, const uint8_t *w
                     sums[i][j][s] = _mm512_setzero_si512();
                 continue;
             }
-            /* Read the token data from memory (operands of vpdpbusd) rather than let
-             * the compiler hoist 4·T vectors into registers and spill them. */
-            __asm__ volatile("" ::: "memory");
+            /* T = 2: read the token data from memory (operands of vpdpbusd) rather than
+             * let the compiler hoist 4·T vectors into registers and spill them. */
+            if (T != 1)
+                __asm__ volatile("" ::: "memory");
             const uint8_t *p = wq + i * stride + s * qstep;
             __m512i w0, w1;
             load_w(q4, p, n, &w0, &w1);
@@ -275,7 +292,7 @@ INLINE void group(int q4, int two, int R, int T, uint32_t nblk, const uint8_t *w
             }
 #pragma GCC unroll 4
             for (int j = 0; j < T; j++)
-                sums[i][j][s] = pair_step(two, w0, w1, &x[s * T + j]);
+                sums[i][j][s] = pair_step(two, w0, w1, T == 1 ? &xl : &x[s * T + j]);
         }
     }
     const __m512i idx = transpose_idx();
