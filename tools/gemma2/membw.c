@@ -52,11 +52,11 @@ static void slice(const cli_membw_reader *r, int index, size_t *begin, size_t *e
     *end = pages * (size_t)(index + 1) / (size_t)r->threads * per_page;
 }
 
-/* Two ways to read, because which one the memory system rewards depends on the CPU
- * (measured, 2 threads): on an Intel Xeon (Sapphire Rapids VM) one word per line
- * read 13-14 GB/s per thread and every word 9; on an AMD EPYC (Zen 4 VM) one word per
- * line read 39-47 GB/s and every word 62-63. The reader times both at open and keeps
- * the faster, so the roofline stays an upper bound on either.
+/* Two ways to read, because which one the memory system rewards depends on the CPU.
+ * Measured on an Intel Xeon VM, one thread: one word per line 13-14 GB/s, every word
+ * 9. On an AMD EPYC (Zen 4) VM, 2 threads: one word per line 39-47 GB/s, every word
+ * 62-63. The reader times both at open and keeps the faster, so the roofline stays an
+ * upper bound on either.
  *
  * sum_lines sums one 64-bit word of every 64-byte line. DRAM moves whole cache lines,
  * so a pass still transfers every byte of the slice, while the core issues one load
@@ -243,12 +243,6 @@ int cli_membw_open(int threads, size_t bytes, cli_membw_reader **out, char *err,
     return 0;
 }
 
-int cli_membw_method(const cli_membw_reader *r, double method_gb_s[2]) {
-    if (method_gb_s)
-        memcpy(method_gb_s, r->method_gb_s, sizeof r->method_gb_s);
-    return r->method;
-}
-
 const char *cli_membw_method_name(int method) {
     return method == CLI_MEMBW_WORDS ? "every word" : "one word per line";
 }
@@ -287,7 +281,7 @@ int cli_membw_measure(int threads, size_t bytes, int passes, cli_membw *out, cha
             best = gb;
     }
     *out = (cli_membw){.gb_s = best,
-                       .method = cli_membw_method(r, NULL),
+                       .method = r->method,
                        .method_gb_s = {r->method_gb_s[0], r->method_gb_s[1]},
                        .mean_gb_s = total / passes,
                        .bytes = r->bytes,

@@ -42,9 +42,7 @@ typedef struct cli_membw_reader cli_membw_reader;
  * of each read method and keeps the faster for every later pass. Returns 0, or -1 with
  * a message in err. */
 int cli_membw_open(int threads, size_t bytes, cli_membw_reader **out, char *err, size_t err_cap);
-/* The method the reader chose; method_gb_s (NULL, or 2 doubles) gets each method's
- * best timing pass at open. cli_membw_method_name: a short name ("every word", ...). */
-int cli_membw_method(const cli_membw_reader *r, double method_gb_s[2]);
+/* A short name of a CLI_MEMBW_* method ("every word", ...). */
 const char *cli_membw_method_name(int method);
 /* One timed pass: GB/s. */
 double cli_membw_pass(cli_membw_reader *r);
