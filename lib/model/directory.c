@@ -44,6 +44,11 @@ static gemma2_status check_entry(const g2_file_tensor *e, uint32_t i, const g2_f
     const int quantized = g2_type_is_quantized(e->type);
     if (elem == 0 && !quantized)
         return g2_error(GEMMA2_ERR_FORMAT, "tensor '%s' has unknown type %u", e->name, (unsigned)e->type);
+    if (e->type == G2_TYPE_Q4 && h->version < G2_FORMAT_VERSION_Q4_LANES)
+        return g2_error(GEMMA2_ERR_VERSION,
+                        "tensor '%s' is q4 in format version %u, whose byte order this library no longer "
+                        "reads: convert the model again (gemma2 convert)",
+                        e->name, (unsigned)h->version);
     if (quantized && e->n_dims != 2)
         return g2_error(GEMMA2_ERR_FORMAT, "quantized tensor '%s' is not a matrix", e->name);
     if (e->n_dims < 1 || e->n_dims > G2_MAX_DIMS)

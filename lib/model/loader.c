@@ -38,10 +38,10 @@ static int all_zero(const uint8_t *p, size_t n) {
 static gemma2_status check_header(const g2_file_header *h, uint64_t actual_size) {
     if (memcmp(h->magic, G2_FILE_MAGIC, G2_FILE_MAGIC_LEN) != 0)
         return g2_error(GEMMA2_ERR_FORMAT, "not a gemma2 model file (bad magic)");
-    if (h->version != G2_FORMAT_VERSION)
+    if (h->version < G2_FORMAT_VERSION_MIN || h->version > G2_FORMAT_VERSION)
         return g2_error(GEMMA2_ERR_VERSION,
-                        "model file format version %u is not supported (this library reads %u)",
-                        (unsigned)h->version, (unsigned)G2_FORMAT_VERSION);
+                        "model file format version %u is not supported (this library reads %u to %u)",
+                        (unsigned)h->version, (unsigned)G2_FORMAT_VERSION_MIN, (unsigned)G2_FORMAT_VERSION);
     if (h->file_size != actual_size)
         return g2_error(GEMMA2_ERR_FORMAT,
                         "file size is %llu bytes but the header says %llu: truncated or appended to",

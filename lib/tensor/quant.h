@@ -13,6 +13,13 @@
  *       f16   d[rows * nb]             of a block holds q[j] (low nibble) and q[j+16]
  *                                      (high nibble)                    4.5 bits/weight
  *
+ * A q4 row's blocks go in groups of 16 (a row's last group has m = nb % 16 blocks
+ * when that is not 0), and within a group the bytes are in lane order: byte j of
+ * block 16g + k is at byte 256g + 4m·(j / 4) + 4k + j % 4 of the row (g2_q4_byte_at).
+ * So bytes 4i..4i+3 of the group's blocks sit side by side, one 32-bit lane per block:
+ * a 64-byte vector holds them for 16 blocks, an int8 dot product over a lane's 4
+ * bytes stays within one block, and lane k is the canonical lane b % 16 below.
+ *
  * K is a fixed non-uniform 16-level codebook (int8, ascending, symmetric): the Lloyd-Max
  * levels of weights normalised by their block's largest |w|, which leave about 0.78 of
  * the squared error of a uniform 4-bit grid (docs/quantization.md).
@@ -58,6 +65,12 @@
 
 static inline uint32_t g2_q_blocks(uint32_t cols) { return (cols + G2_QK - 1) / G2_QK; }
 
+/* Where byte j (0..15) of block b of a q4 row of nb blocks is, from the row's start. */
+static inline size_t g2_q4_byte_at(uint32_t nb, uint32_t b, uint32_t j) {
+    const uint32_t g = b / 16, k = b % 16, m = nb - 16 * g < 16 ? nb - 16 * g : 16;
+    return (size_t)256 * g + (size_t)4 * m * (j / 4) + 4 * k + j % 4;
+}
+
 /* Bytes of a quantized [rows, cols] tensor (type G2_TYPE_Q8 or G2_TYPE_Q4). */
 static inline uint64_t g2_q_bytes(uint32_t type_q4, uint64_t rows, uint32_t cols) {
     uint64_t blocks = rows * g2_q_blocks(cols);
@@ -89,11 +102,30 @@ typedef struct g2_qact {
     uint32_t tiles_tok;
 } g2_qact;
 
-/* Room for the tile layout of n_tok tokens of nb blocks: tiles of 16 tokens, each
- * block 2 digits × 512 bytes and 16 scales. */
+/* One token's activations for one group of 16 blocks in the q4 lane order, for
+ * kernels that multiply a q4 group's 32-bit lanes (g2_q4_xgroups fills it):
+ * hi[4h + i][4k + e] is the hi digit of element 16h + 4i + e of block k (the partner
+ * of the low nibbles for h = 0, of the high ones for h = 1), lo the same for the lo
+ * digits (zero when A->digits is 1); dx[k] and corr[k] = −128 · sum of block k.
+ * Blocks past the input's end are zero throughout. 1152 bytes. */
+typedef struct g2_q4_xgroup {
+    _Alignas(64) int8_t hi[8][64];
+    int8_t lo[8][64];
+    float dx[16];
+    int32_t corr[16];
+} g2_q4_xgroup;
+
+#define G2_Q4_GROUPS(nb) (((size_t)(nb) + 15) / 16)
+
+/* Room for the tile layouts of n_tok tokens of nb blocks, with 64 bytes to align:
+ * amx's tiles of 16 tokens, each block 2 digits × 512 bytes and 16 scales; or n_tok
+ * tokens' g2_q4_xgroup, after which one decode token's steps for q8 fit too. */
 #define G2_ACT_TILES(n_tok) (((size_t)(n_tok) + 15) / 16)
-#define G2_ACT_TILE_BYTES(n_tok, nb) (G2_ACT_TILES(n_tok) * (nb)*1024u)
+#define G2_ACT_TILE_BYTES(n_tok, nb) (G2_ACT_TILES(n_tok) * 16u * G2_Q4_GROUPS(nb) * sizeof(g2_q4_xgroup) + 64u)
 #define G2_ACT_TILE_FLOATS(n_tok, nb) (G2_ACT_TILES(n_tok) * (nb)*16u)
+
+/* Token t's groups [g0, g1) of A in the q4 lane order → out[0 .. g1 − g0). */
+void g2_q4_xgroups(const g2_qact *A, uint32_t t, uint32_t g0, uint32_t g1, g2_q4_xgroup *out);
 
 /* One instruction set's kernels. Every table computes the function above bit for bit
  * (tests/kernels compares each with the scalar table). */

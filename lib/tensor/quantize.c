@@ -133,7 +133,7 @@ static float q4_assign(const q4_table *t, const float *w, uint32_t len, float ww
 /* q4: 8 scales that put the largest |w| at 0.85 to 1.2 times the outer level are each
  * tried, refitted by least squares and tried again; the scale with the least squared
  * error is rounded to f16 and the weights take their nearest levels at that scale. */
-static void q4_block(const q4_table *t, const float *w, uint32_t len, uint8_t *out, uint16_t *d) {
+static void q4_block(const q4_table *t, const float *w, uint32_t len, uint8_t out[G2_QK / 2], uint16_t *d) {
     float amax = 0.0f, ww = 0.0f;
     for (uint32_t i = 0; i < len; i++) {
         amax = fmaxf(amax, fabsf(w[i]));
@@ -167,8 +167,10 @@ void g2_quantize_q4(const float *w, uint64_t rows, uint32_t cols, uint8_t *qs, u
     for (uint64_t r = 0; r < rows; r++)
         for (uint32_t b = 0; b < nb; b++) {
             uint32_t len = cols - b * G2_QK < G2_QK ? cols - b * G2_QK : G2_QK;
-            q4_block(&table, w + r * cols + (size_t)b * G2_QK, len, qs + (r * nb + b) * (G2_QK / 2),
-                     d + r * nb + b);
+            uint8_t bytes[G2_QK / 2];
+            q4_block(&table, w + r * cols + (size_t)b * G2_QK, len, bytes, d + r * nb + b);
+            for (uint32_t j = 0; j < G2_QK / 2; j++) /* the row's lane order */
+                qs[r * nb * (G2_QK / 2) + g2_q4_byte_at(nb, b, j)] = bytes[j];
         }
 }
 void g2_dequantize_row(const g2_qmatrix *W, uint32_t type_q4, uint32_t row, float *out) {
@@ -180,8 +182,9 @@ void g2_dequantize_row(const g2_qmatrix *W, uint32_t type_q4, uint32_t row, floa
                 break;
             float q;
             if (type_q4) {
-                const uint8_t *p = (const uint8_t *)W->qs + ((size_t)row * W->nb + b) * (G2_QK / 2);
-                q = (float)g2_q4_levels[i < G2_QK / 2 ? p[i] & 0x0F : p[i - G2_QK / 2] >> 4];
+                const uint8_t *p = (const uint8_t *)W->qs + (size_t)row * W->nb * (G2_QK / 2);
+                const uint8_t byte = p[g2_q4_byte_at(W->nb, b, i % (G2_QK / 2))];
+                q = (float)g2_q4_levels[i < G2_QK / 2 ? byte & 0x0F : byte >> 4];
             } else {
                 q = (float)((const int8_t *)W->qs)[((size_t)row * W->nb + b) * G2_QK + i];
             }

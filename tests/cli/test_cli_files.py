@@ -144,10 +144,23 @@ class TestVerify(CliTest):
 
     def test_unknown_version(self):
         data = self.read(self.model('tiny-a', '--dtype', 'bf16'))
-        struct.pack_into('<I', data, H_OFF['version'], 2)
-        p = self.write('v2.g2', reseal(data))
-        self.fails('verify', p, patterns=[r'version'])
-        self.fails('info', p, patterns=[r'version'])
+        struct.pack_into('<I', data, H_OFF['version'], 3)
+        p = self.write('v3.g2', reseal(data))
+        self.fails('verify', p, patterns=[r'version 3'])
+        self.fails('info', p, patterns=[r'version 3'])
+
+    def test_version_1(self):
+        """Version 1 files still open unless they hold q4 tensors, whose byte order
+        changed in version 2: those fail naming the tensor and the fix."""
+        data = self.read(self.model('tiny-a', '--dtype', 'bf16'))
+        struct.pack_into('<I', data, H_OFF['version'], 1)
+        self.g2('verify', self.write('v1-bf16.g2', reseal(data)))
+        data = self.read(self.model('tiny-a', '--dtype', 'q4'))
+        struct.pack_into('<I', data, H_OFF['version'], 1)
+        p = self.write('v1-q4.g2', reseal(data))
+        for cmd in ('verify', 'info'):
+            self.fails(cmd, p, patterns=[r"tensor 'model\.layers\.0\.[a-z_.]+' is q4 in format version 1",
+                                         r'convert the model again'])
 
     def test_invalid_fields_with_valid_digest(self):
         """Header, config and directory fields made invalid, the header digest

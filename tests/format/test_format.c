@@ -189,9 +189,15 @@ static void test_header(void) {
     free(b);
 
     b = copy_good();
-    uint32_t v = 2;
+    uint32_t v = G2_FORMAT_VERSION + 1;
     memcpy(b + offsetof(g2_file_header, version), &v, sizeof v);
-    expect_open("future version", b, good_size, 0, GEMMA2_ERR_VERSION, "version 2");
+    expect_open("future version", b, good_size, 0, GEMMA2_ERR_VERSION, "version 3");
+    free(b);
+
+    b = copy_good();
+    v = 0;
+    memcpy(b + offsetof(g2_file_header, version), &v, sizeof v);
+    expect_open("version 0", b, good_size, 0, GEMMA2_ERR_VERSION, "version 0");
     free(b);
 
     g2_file_header h = header_of(good);

@@ -192,7 +192,8 @@ static void make_case(test_case *c, int q4, uint32_t rows, uint32_t cols, uint32
             if (col >= cols)
                 v = q4 ? (int)(rnd() % 16) : 0; /* q4 has no zero level; x is 0 there */
             if (q4) {
-                uint8_t *p = (uint8_t *)c->wq + ((size_t)r * c->nb + b) * (G2_QK / 2) + i % (G2_QK / 2);
+                uint8_t *p = (uint8_t *)c->wq + (size_t)r * c->nb * (G2_QK / 2) +
+                             g2_q4_byte_at(c->nb, b, i % (G2_QK / 2));
                 if (i < G2_QK / 2)
                     *p = (uint8_t)v;
                 else
@@ -241,7 +242,8 @@ static int weight(const test_case *c, int q4, uint32_t r, uint32_t col) {
     const uint32_t i = col % G2_QK;
     if (!q4)
         return ((const int8_t *)c->wq)[blk * G2_QK + i];
-    const uint8_t byte = ((const uint8_t *)c->wq)[blk * (G2_QK / 2) + i % (G2_QK / 2)];
+    const uint8_t byte = ((const uint8_t *)c->wq)[(size_t)r * c->nb * (G2_QK / 2) +
+                                                  g2_q4_byte_at(c->nb, col / G2_QK, i % (G2_QK / 2))];
     return g2_q4_levels[i < G2_QK / 2 ? byte & 0x0F : byte >> 4];
 }
 
@@ -289,16 +291,18 @@ static void check_case(const g2_kernels *k, int q4, test_case *c) {
         q4 ? k->gemm_q4 : k->gemm_q8;
     ref(&c->W, c->r0, c->r1, &c->A, c->n_tok, ys, c->y_stride);
     /* A table with a prepared-input path is checked on both paths; "prepared" must
-     * then actually be taken for the sizes it claims (the amx table: 12 tokens up, and
-     * 1 token in the avx512vbmi layout; the avx512 tables: 1 token). */
+     * then actually be taken for the sizes it claims (the avx512 tables: one-digit
+     * inputs, in the q4 lane order, and 1 token of two digits; the amx table: 12 tokens
+     * up, and below that as avx512vbmi). */
     for (int prep = k->prepare_act ? 1 : 0; prep >= 0; prep--) {
         c->A.tiles_tok = 0;
         if (prep) {
             k->prepare_act(&c->A, c->n_tok);
             CHECK(c->A.tiles_tok == 0 || c->A.tiles_tok == c->n_tok,
                   "%s prepare_act: tiles_tok %u for %u tokens", k->name, c->A.tiles_tok, c->n_tok);
-            const int expect = !strcmp(k->name, "amx")          ? c->n_tok >= 12 || c->n_tok == 1
-                               : !strncmp(k->name, "avx512", 6) ? c->n_tok == 1
+            const int avx512 = c->n_tok == 1 || c->A.digits == 1;
+            const int expect = !strcmp(k->name, "amx")          ? c->n_tok >= 12 || avx512
+                               : !strncmp(k->name, "avx512", 6) ? avx512
                                                                 : c->A.tiles_tok != 0;
             CHECK((c->A.tiles_tok != 0) == expect, "%s prepare_act: %u tokens prepared: %u", k->name,
                   c->n_tok, c->A.tiles_tok);

@@ -98,6 +98,18 @@ SEEDS = 4
 RMS_FACTOR, MAX_FACTOR, FLOAT_FACTOR = 2.0, 3.0, 2.0
 
 
+def q4_block_order(nb):
+    """Indices into a q4 row's bytes (format version 2's lane order) that give its
+    blocks' bytes in block order: groups of 16 blocks (the last one has m = nb % 16
+    when that is not 0); in a group of m blocks, byte j of block k is at
+    4m * (j // 4) + 4k + j % 4 (lib/tensor/quant.h)."""
+    b = np.arange(nb)[:, None]
+    j = np.arange(QK // 2)[None, :]
+    g, k = b // 16, b % 16
+    m = np.minimum(16, nb - 16 * g)
+    return (256 * g + 4 * m * (j // 4) + 4 * k + j % 4).reshape(-1)
+
+
 def dequantize(data, h, e):
     """The float32 [rows, cols] a quantized directory entry stands for, and its f16
     scales (as float32, one per block of 32, row-major)."""
@@ -109,7 +121,8 @@ def dequantize(data, h, e):
         q = np.frombuffer(data, np.int8, nblk * QK, base).astype(F32).reshape(nblk, QK)
         qbytes = nblk * QK
     else:  # byte j of a block: element j in the low nibble, j + 16 in the high one
-        b = np.frombuffer(data, np.uint8, nblk * QK // 2, base).reshape(nblk, QK // 2)
+        b = np.frombuffer(data, np.uint8, nblk * QK // 2, base).reshape(rows, -1)
+        b = b[:, q4_block_order(nblk // rows)].reshape(nblk, QK // 2)
         q = np.array(Q4_CODEBOOK, F32)[np.concatenate([b & 15, b >> 4], axis=1)]
         qbytes = nblk * QK // 2
     assert qbytes + 2 * nblk == e["raw_size"], e["name"]

@@ -63,6 +63,17 @@ def read_safetensors(path):
     return out
 
 
+def q4_block_order(nb):
+    """Indices into a q4 row's bytes in lane order (format version 2) that give its
+    blocks' bytes in block order: groups of 16 blocks (the last has nb % 16 when that
+    is not 0); in a group of m blocks byte j of block k is at 4m*(j//4) + 4k + j%4."""
+    b = np.arange(nb)[:, None]
+    j = np.arange(QK // 2)[None, :]
+    g, k = b // 16, b % 16
+    m = np.minimum(16, nb - 16 * g)
+    return (256 * g + 4 * m * (j // 4) + 4 * k + j % 4).reshape(-1)
+
+
 def blake2b(data):
     return hashlib.blake2b(data, digest_size=32).digest()
 
@@ -78,8 +89,9 @@ class G2File:
         if d[:8] != MAGIC:
             raise ValueError(f"{path}: not a gemma2 model file")
         version, flags, file_size = struct.unpack_from("<IIQ", d, 8)
-        if version != 1 or file_size != len(d):
+        if version not in (1, 2) or file_size != len(d):
             raise ValueError(f"{path}: version {version} or size {file_size} not supported")
+        self.version = version
         (cfg_off, cfg_size, _meta_off, _meta_size, _meta_raw, dir_off, _dir_size, n_tensors,
          entry_size, self.data_offset, _data_size) = struct.unpack_from("<QQQQQQQIIQQ", d, 24)
         digest = d[104:136]
@@ -128,7 +140,10 @@ class G2File:
             q = np.frombuffer(b, np.int8, qbytes).astype(np.float32).reshape(nblk, QK)
         elif t["type"] == TYPE_Q4:  # byte j of a block: element j low nibble, j + 16 high
             qbytes = nblk * QK // 2
-            p = np.frombuffer(b, np.uint8, qbytes).reshape(nblk, QK // 2)
+            p = np.frombuffer(b, np.uint8, qbytes).reshape(rows, nb * QK // 2)
+            if self.version >= 2:  # the row's bytes are in lane order (lib/tensor/quant.h)
+                p = p[:, q4_block_order(nb)]
+            p = p.reshape(nblk, QK // 2)
             q = np.array(Q4_LEVELS, np.float32)[np.concatenate([p & 15, p >> 4], axis=1)]
         else:
             raise ValueError(f"{t['name']}: unknown type {t['type']}")

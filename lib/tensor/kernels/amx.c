@@ -132,6 +132,15 @@ static void prepare_act(g2_qact *A, uint32_t n_tok) {
 
 /* ---- weights ------------------------------------------------------------------------ */
 
+/* Block b's 16 bytes of the q4 row at p (nb blocks), gathered from the lane order:
+ * four 32-bit lanes, 4m bytes apart. */
+static inline __m128i gather_q4_block(const uint8_t *p, uint32_t nb, uint32_t b) {
+    int32_t v[4];
+    for (int i = 0; i < 4; i++)
+        memcpy(&v[i], p + g2_q4_byte_at(nb, b, 4 * i), 4);
+    return _mm_setr_epi32(v[0], v[1], v[2], v[3]);
+}
+
 /* q4: blocks b = l + 16 (i0 + j), j < n, of rows [0, R) at src (row stride qrow) →
  * levels out[j][i][0..31] (elements 0..15 from the low nibbles, 16..31 the high). */
 static void unpack_q4(const uint8_t *src, size_t qrow, uint32_t R, uint32_t l, uint32_t i0, uint32_t n,
@@ -139,13 +148,14 @@ static void unpack_q4(const uint8_t *src, size_t qrow, uint32_t R, uint32_t l, u
     static const int8_t codebook[16] = G2_Q4_CODEBOOK;
     const __m256i levels = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)codebook));
     const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const uint32_t nb = (uint32_t)(qrow / (G2_QK / 2));
     for (uint32_t j = 0; j < n; j++) {
-        const size_t at = (size_t)(l + 16 * (i0 + j)) * (G2_QK / 2);
+        const uint32_t b = l + 16 * (i0 + j);
         for (uint32_t i = 0; i < R; i += 2) { /* two rows a ymm (a missing second row reads row i again) */
             const uint32_t i1 = i + 1 < R ? i + 1 : i;
-            const __m256i v = _mm256_inserti128_si256(
-                _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(src + i * qrow + at))),
-                _mm_loadu_si128((const __m128i *)(src + i1 * qrow + at)), 1);
+            const __m256i v =
+                _mm256_inserti128_si256(_mm256_castsi128_si256(gather_q4_block(src + i * qrow, nb, b)),
+                                        gather_q4_block(src + i1 * qrow, nb, b), 1);
             const __m256i lo = _mm256_shuffle_epi8(levels, _mm256_and_si256(v, m4));
             const __m256i hi = _mm256_shuffle_epi8(levels, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
             _mm256_store_si256((__m256i *)out[j][i], _mm256_permute2x128_si256(lo, hi, 0x20));

@@ -10,24 +10,29 @@
  * activation digits as they are. Per block that adds 128 · (256·Σhi + Σlo) = 128 ·
  * A->sum, taken out once per block after the lanes are summed.
  *
- * A step covers 4 blocks: 128-bit lane k of a zmm belongs to block k of the step, two
- * zmm per operand: "part 0" holds elements 0..15 of each block, "part 1" 16..31 (for
- * q4 the low and the high nibbles of the 64 packed bytes; q8 rows and activations take
- * two lane shuffles). Per (row, token) pair a step costs 4 vpdpbusd (hi and lo digits
- * × two parts) and a shift: lane = 256·Σu·hi + Σu·lo over its 8 elements, exact. With
- * one-digit activations (lo all zero, A->digits == 1) the lo products are skipped, and
- * the shift is done once per group, after the lanes are summed (the same integers).
+ * q8: a step covers 4 blocks: 128-bit lane k of a zmm belongs to block k of the step,
+ * two zmm per operand: "part 0" holds elements 0..15 of each block, "part 1" 16..31
+ * (rows and activations take two lane shuffles). Per (row, token) pair a step costs 4
+ * vpdpbusd (hi and lo digits × two parts) and a shift: lane = 256·Σu·hi + Σu·lo over
+ * its 8 elements, exact. With one-digit activations (lo all zero, A->digits == 1) the
+ * lo products are skipped, and the shift is done once per group, after the lanes are
+ * summed (the same integers). Four steps make a group of 16 blocks. Their 4 lane
+ * vectors are summed per block with a transposed integer reduction, leaving lane 4k+s
+ * = block 4s+k of the group; one convert and one FMA with the scales d_w·d_x (permuted
+ * the same way) add the 16 blocks to the float accumulator, whose lane 4k+s is thus
+ * the canonical lane 4s+k (b % 16). At the end the accumulator is permuted back and
+ * summed by the canonical tree.
  *
- * Four steps make a group of 16 blocks. Their 4 lane vectors are summed per block with
- * a transposed integer reduction, leaving lane 4k+s = block 4s+k of the group; one
- * convert and one FMA with the scales d_w·d_x (permuted the same way) add the 16 blocks
- * to the float accumulator, whose lane 4k+s is thus the canonical lane 4s+k (b % 16).
- * At the end the accumulator is permuted back and summed by the canonical tree.
+ * q4 rows are stored in lane order (quant.h): a 64-byte run holds the same 4 bytes of
+ * 16 blocks, one 32-bit lane per block, and the activations are laid out to match
+ * (g2_q4_xgroup), so vpdpbusd sums whole blocks per lane and a group needs no
+ * reduction and no permute (below, "q4: one 32-bit lane per block").
  *
- * The per-token work (parts, the −128·sum corrections and d_x in group order) is done
- * once per chunk of blocks into a stack buffer shared by every row of the call; float
- * accumulators carry across chunks in a small buffer. Register tile: R rows × T
- * tokens, 4×2 at most. Stack use: about 40 KB per call. */
+ * The per-token work (q8 parts, the −128·sum corrections and d_x in group order; q4
+ * groups) is done once per chunk of blocks into a stack buffer shared by every row of
+ * the call, or once per input by prepare_act; float accumulators carry across chunks
+ * in a small buffer. Register tile: R rows × T tokens, 4×2 at most. Stack use: about
+ * 40 KB per call. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -165,39 +170,38 @@ static void prep_x(const g2_qact *A, uint32_t t, uint32_t T, uint32_t c0, uint32
     }
 }
 
-/* One row's step at p → parts 0 and 1 as unsigned bytes u = w + 128; only the first
- * n (1..4) blocks are read, the rest taken as zero bytes (the activations there are
- * zero, so any weight gives 0). */
-INLINE void load_w(int q4, const uint8_t *p, uint32_t n, __m512i *w0, __m512i *w1) {
-    if (q4) {
-        /* the codebook + 128, repeated in each 128-bit lane for vpshufb (and so in all
-         * four quarters for vpermb) */
-        const __m512i levels = _mm512_broadcast_i32x4(
-            _mm_setr_epi8(-123 + 128, -99 + 128, -79 + 128, -62 + 128, -46 + 128, -32 + 128, -19 + 128,
-                          -6 + 128, (char)(6 + 128), (char)(19 + 128), (char)(32 + 128), (char)(46 + 128),
-                          (char)(62 + 128), (char)(79 + 128), (char)(99 + 128), (char)(123 + 128)));
-        __m512i v = n == STEP ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8(bytes_lo(n * G2_QK / 2), p);
-        /* one load: without this the compiler folds a second load of p into the shift */
-        __asm__("" : "+v"(v));
+/* 64 packed q4 bytes → the levels + 128 (unsigned bytes u = w + 128) of their low
+ * (w0) and high (w1) nibbles. */
+INLINE void q4_levels(__m512i v, __m512i *w0, __m512i *w1) {
+    /* the codebook + 128, repeated in each 128-bit lane for vpshufb (and so in all four
+     * quarters for vpermb) */
+    const __m512i levels = _mm512_broadcast_i32x4(
+        _mm_setr_epi8(-123 + 128, -99 + 128, -79 + 128, -62 + 128, -46 + 128, -32 + 128, -19 + 128, -6 + 128,
+                      (char)(6 + 128), (char)(19 + 128), (char)(32 + 128), (char)(46 + 128), (char)(62 + 128),
+                      (char)(79 + 128), (char)(99 + 128), (char)(123 + 128)));
 #ifdef G2_AVX512_VBMI
-        /* vpermb indexes 64 bytes by the low 6 bits; the table repeats the 16 levels, so
-         * the bits above the nibble need no masking: two fewer instructions per step
-         * (measured with group's single shift: q4 decode tiles 12-20% faster on data in
-         * L2, about 5% of it the shift's) */
-        *w0 = _mm512_permutexvar_epi8(v, levels);
-        *w1 = _mm512_permutexvar_epi8(_mm512_srli_epi16(v, 4), levels);
+    /* vpermb indexes 64 bytes by the low 6 bits; the table repeats the 16 levels, so
+     * the bits above the nibble need no masking: two fewer instructions per 64 bytes
+     * (measured with the block-order q4 tiles: decode tiles 12-20% faster on data in
+     * L2) */
+    *w0 = _mm512_permutexvar_epi8(v, levels);
+    *w1 = _mm512_permutexvar_epi8(_mm512_srli_epi16(v, 4), levels);
 #else
-        const __m512i m = _mm512_set1_epi8(0x0F);
-        *w0 = _mm512_shuffle_epi8(levels, _mm512_and_si512(v, m));
-        *w1 = _mm512_shuffle_epi8(levels, _mm512_and_si512(_mm512_srli_epi16(v, 4), m));
+    const __m512i m = _mm512_set1_epi8(0x0F);
+    *w0 = _mm512_shuffle_epi8(levels, _mm512_and_si512(v, m));
+    *w1 = _mm512_shuffle_epi8(levels, _mm512_and_si512(_mm512_srli_epi16(v, 4), m));
 #endif
-    } else {
-        const __m512i sign = _mm512_set1_epi8((char)0x80);
-        const __m512i a = n == STEP ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8(bytes_lo(n * G2_QK), p);
-        const __m512i b =
-            n == STEP ? _mm512_loadu_si512(p + 64) : _mm512_maskz_loadu_epi8(bytes_hi(n * G2_QK), p + 64);
-        split_parts(_mm512_xor_si512(a, sign), _mm512_xor_si512(b, sign), w0, w1);
-    }
+}
+
+/* One q8 row's step at p → parts 0 and 1 as unsigned bytes u = w + 128; only the
+ * first n (1..4) blocks are read, the rest taken as zero bytes (the activations there
+ * are zero, so any weight gives 0). */
+INLINE void load_w(const uint8_t *p, uint32_t n, __m512i *w0, __m512i *w1) {
+    const __m512i sign = _mm512_set1_epi8((char)0x80);
+    const __m512i a = n == STEP ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8(bytes_lo(n * G2_QK), p);
+    const __m512i b =
+        n == STEP ? _mm512_loadu_si512(p + 64) : _mm512_maskz_loadu_epi8(bytes_hi(n * G2_QK), p + 64);
+    split_parts(_mm512_xor_si512(a, sign), _mm512_xor_si512(b, sign), w0, w1);
 }
 
 /* A pair's step: per lane 256·Σu·hi + Σu·lo over its 8 elements; with one digit only
@@ -216,15 +220,17 @@ INLINE __m512i group_sums(__m512i s0, __m512i s1, __m512i s2, __m512i s3) {
     return _mm512_add_epi32(_mm512_unpacklo_epi64(p, q), _mm512_unpackhi_epi64(p, q));
 }
 
-/* The canonical tree over the 16 lanes of an accumulator in group order. */
-INLINE float canonical_sum(__m512 acc) {
-    const __m512 v = _mm512_permutexvar_ps(transpose_idx(), acc); /* block order */
+/* The canonical tree over the 16 lanes of an accumulator in block order. */
+INLINE float ordered_sum(__m512 v) {
     const __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v),
                                    _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
     const __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
     const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
     return _mm_cvtss_f32(_mm_add_ss(c, _mm_movehdup_ps(c)));
 }
+
+/* The same over an accumulator in group order. */
+INLINE float canonical_sum(__m512 acc) { return ordered_sum(_mm512_permutexvar_ps(transpose_idx(), acc)); }
 
 /* One group of an R×T tile: its first nblk (1..16) blocks of row data at wq (row i at
  * wq + i·stride; steps past nblk are zero), scales at wd (row i at wd + i·wd_stride);
@@ -240,10 +246,9 @@ INLINE float canonical_sum(__m512 acc) {
  * second time twice as far ahead: alone, a longer distance did not help, but the two
  * together read 4-5% faster in the kernel alone (q4 and q8, 8 alternating runs each)
  * and decode 2-4% nearer the roofline (docs/performance.md). */
-INLINE void group(int q4, int two, int R, int T, uint32_t nblk, const uint8_t *wq, size_t stride,
-                  const uint16_t *wd, size_t wd_stride, const xstep *x, const xgroup *xg,
-                  __m512 a[MAX_R][MAX_T]) {
-    const size_t qstep = STEP * (q4 ? G2_QK / 2 : G2_QK);
+INLINE void group(int two, int R, int T, uint32_t nblk, const uint8_t *wq, size_t stride, const uint16_t *wd,
+                  size_t wd_stride, const xstep *x, const xgroup *xg, __m512 a[MAX_R][MAX_T]) {
+    const size_t qstep = STEP * G2_QK;
     __m512i sums[MAX_R][MAX_T][STEP];
 #pragma GCC unroll 4
     for (int s = 0; s < STEP; s++) {
@@ -279,16 +284,13 @@ INLINE void group(int q4, int two, int R, int T, uint32_t nblk, const uint8_t *w
                 __asm__ volatile("" ::: "memory");
             const uint8_t *p = wq + i * stride + s * qstep;
             __m512i w0, w1;
-            load_w(q4, p, n, &w0, &w1);
+            load_w(p, n, &w0, &w1);
             if (T == 1 && R == MAX_R) {
-                const size_t ahead = (q4 ? 2 : 1) * MAX_R * stride;
+                const size_t ahead = MAX_R * stride, far = 2 * ahead;
                 _mm_prefetch((const char *)(p + ahead), _MM_HINT_T1);
-                if (!q4) /* a q4 step is one line */
-                    _mm_prefetch((const char *)(p + ahead + 64), _MM_HINT_T1);
-                const size_t far = 2 * ahead;
+                _mm_prefetch((const char *)(p + ahead + 64), _MM_HINT_T1);
                 _mm_prefetch((const char *)(p + far), _MM_HINT_T2);
-                if (!q4)
-                    _mm_prefetch((const char *)(p + far + 64), _MM_HINT_T2);
+                _mm_prefetch((const char *)(p + far + 64), _MM_HINT_T2);
             }
 #pragma GCC unroll 4
             for (int j = 0; j < T; j++)
@@ -302,7 +304,7 @@ INLINE void group(int q4, int two, int R, int T, uint32_t nblk, const uint8_t *w
                                         : _mm256_maskz_loadu_epi16(first16(nblk), wd + i * wd_stride);
         const __m512 dw = _mm512_permutexvar_ps(idx, _mm512_cvtph_ps(h));
         if (T == 1 && R == MAX_R) /* the same row's scales, as far ahead as its weights */
-            _mm_prefetch((const char *)(wd + (i + (q4 ? 2 : 1) * MAX_R) * wd_stride), _MM_HINT_T1);
+            _mm_prefetch((const char *)(wd + (i + MAX_R) * wd_stride), _MM_HINT_T1);
 #pragma GCC unroll 4
         for (int j = 0; j < T; j++) {
             __m512i g = group_sums(sums[i][j][0], sums[i][j][1], sums[i][j][2], sums[i][j][3]);
@@ -317,9 +319,9 @@ INLINE void group(int q4, int two, int R, int T, uint32_t nblk, const uint8_t *w
 /* Rows [r, r+R) × the T tokens prepared in xs/xg over blocks [c0, c1): acc[i][j] holds
  * the pair's float accumulator, carried across chunks. A ragged last group reads its
  * rows with masked loads. */
-INLINE void tile(int q4, int two, int R, int T, const g2_qmatrix *W, uint32_t r, const xstep *xs,
-                 const xgroup *xg, uint32_t c0, uint32_t c1, __m512 acc[][MAX_T]) {
-    const size_t qblk = q4 ? G2_QK / 2 : G2_QK, stride = (size_t)W->nb * qblk;
+INLINE void tile(int two, int R, int T, const g2_qmatrix *W, uint32_t r, const xstep *xs, const xgroup *xg,
+                 uint32_t c0, uint32_t c1, __m512 acc[][MAX_T]) {
+    const size_t qblk = G2_QK, stride = (size_t)W->nb * qblk;
     const uint8_t *wq = (const uint8_t *)W->qs + ((size_t)r * W->nb + c0) * qblk;
     const uint16_t *wd = W->d + (size_t)r * W->nb + c0;
     __m512 a[MAX_R][MAX_T];
@@ -330,9 +332,9 @@ INLINE void tile(int q4, int two, int R, int T, const g2_qmatrix *W, uint32_t r,
             a[i][j] = acc[i][j];
     uint32_t g0 = c0;
     for (; g0 + GROUP <= c1; g0 += GROUP, wq += GROUP * qblk, wd += GROUP, xs += GROUP / STEP * T, xg += T)
-        group(q4, two, R, T, GROUP, wq, stride, wd, W->nb, xs, xg, a);
+        group(two, R, T, GROUP, wq, stride, wd, W->nb, xs, xg, a);
     if (g0 < c1)
-        group(q4, two, R, T, c1 - g0, wq, stride, wd, W->nb, xs, xg, a);
+        group(two, R, T, c1 - g0, wq, stride, wd, W->nb, xs, xg, a);
 #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
 #pragma GCC unroll 4
@@ -346,45 +348,204 @@ typedef void tile_fn(const g2_qmatrix *W, uint32_t r, const xstep *xs, const xgr
 #define TILE_FN(name, q4, two, R, T)                                                                  \
     static void name(const g2_qmatrix *W, uint32_t r, const xstep *xs, const xgroup *xg, uint32_t c0, \
                      uint32_t c1, __m512 acc[][MAX_T]) {                                              \
-        tile(q4, two, R, T, W, r, xs, xg, c0, c1, acc);                                               \
+        tile(two, R, T, W, r, xs, xg, c0, c1, acc);                                                   \
     }
 TILE_FNS(q8, 0)
-TILE_FNS(q4, 1)
 
-/* ---- decode's input, once ------------------------------------------------------------ */
+/* ---- q4: one 32-bit lane per block ------------------------------------------------ */
 
-/* A decode call gets 32 rows (lib/tensor/matmul.c), so preparing the token's steps in
- * each call repeats the work for every 32 rows of every matrix. prepare_act does it
- * once per input instead, over all its blocks, into A->tiles (64-byte aligned there;
- * G2_ACT_TILE_BYTES(1, nb) leaves room): the steps, then the groups. */
-static xstep *prepared_steps(const g2_qact *A) {
-    return (xstep *)(((uintptr_t)A->tiles + 63) & ~(uintptr_t)63);
+/* A q4 group's 4 runs of bytes (lib/tensor/quant.h: run i holds bytes 4i..4i+3 of
+ * each block, lane k = block k) meet the activations in the same order
+ * (g2_q4_xgroup): per run, vpdpbusd of the low nibbles' levels with hi[i] and of the
+ * high ones' with hi[4 + i] (lo[...] for two digits) adds whole blocks per lane. After
+ * the 4 runs lane k is block k's 256·Σu·hi + Σu·lo exactly, so the −128·sum
+ * correction, one convert and one FMA add the group in the canonical lane order: no
+ * transposing reduction and no permutes (about 26 vector instructions per row and
+ * group of 16 blocks against 36 in block order). Decode keeps two integer
+ * accumulators per row (low and high nibbles), shortening the vpdpbusd chains. */
+
+/* One group of m (1..16) blocks of an R×T tile: row i's runs at wq + i·stride + 4m·run
+ * (a short group's runs are 4m bytes: masked loads read only those), its scales at
+ * wd + i·wd_stride; token j's group at x + j·xstride. Adds the group to a. Decode
+ * prefetches as group() does: each row's group (one line per run) the q4 distance,
+ * 2 tiles ahead, and again twice as far (docs/performance.md). */
+INLINE void lane_group(int two, int R, int T, uint32_t m, const uint8_t *wq, size_t stride,
+                       const uint16_t *wd, size_t wd_stride, const g2_q4_xgroup *x, size_t xstride,
+                       __m512 a[MAX_R][MAX_T]) {
+    enum { NACC = 2 }; /* integer accumulators per pair and digit: [nibble] for T = 1, [0] else */
+    const __mmask16 lanes = first16(m);
+    __m512i h[MAX_R][MAX_T][NACC], l[MAX_R][MAX_T][NACC];
+#pragma GCC unroll 4
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < T; j++)
+#pragma GCC unroll 2
+            for (int n = 0; n < NACC; n++)
+                h[i][j][n] = l[i][j][n] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int run = 0; run < 4; run++) {
+        /* T = 1: the token's run in registers for the R rows, as group() does */
+        __m512i x0, x1, y0, y1;
+        if (T == 1) {
+            __asm__ volatile("" ::: "memory");
+            x0 = _mm512_load_si512(x->hi[run]), x1 = _mm512_load_si512(x->hi[4 + run]);
+            __asm__("" : "+v"(x0), "+v"(x1));
+            if (two) {
+                y0 = _mm512_load_si512(x->lo[run]), y1 = _mm512_load_si512(x->lo[4 + run]);
+                __asm__("" : "+v"(y0), "+v"(y1));
+            }
+        }
+#pragma GCC unroll 4
+        for (int i = 0; i < R; i++) {
+            if (T != 1)
+                __asm__ volatile("" ::: "memory");
+            const uint8_t *p = wq + i * stride + (size_t)4 * m * run;
+            __m512i v = m == 16 ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi32(lanes, p);
+            __asm__("" : "+v"(v)); /* one load, not a second one folded into the shift */
+            if (T == 1 && R == MAX_R) {
+                const size_t ahead = 2 * MAX_R * stride;
+                _mm_prefetch((const char *)(p + ahead), _MM_HINT_T1);
+                _mm_prefetch((const char *)(p + 2 * ahead), _MM_HINT_T2);
+            }
+            __m512i w0, w1;
+            q4_levels(v, &w0, &w1);
+#pragma GCC unroll 2
+            for (int j = 0; j < T; j++) {
+                const g2_q4_xgroup *xj = x + j * xstride;
+                const int n = T == 1 ? 1 : 0;
+                if (T == 1) {
+                    h[i][j][0] = _mm512_dpbusd_epi32(h[i][j][0], w0, x0);
+                    h[i][j][n] = _mm512_dpbusd_epi32(h[i][j][n], w1, x1);
+                    if (two) {
+                        l[i][j][0] = _mm512_dpbusd_epi32(l[i][j][0], w0, y0);
+                        l[i][j][n] = _mm512_dpbusd_epi32(l[i][j][n], w1, y1);
+                    }
+                } else {
+                    h[i][j][0] = _mm512_dpbusd_epi32(h[i][j][0], w0, _mm512_load_si512(xj->hi[run]));
+                    h[i][j][0] = _mm512_dpbusd_epi32(h[i][j][0], w1, _mm512_load_si512(xj->hi[4 + run]));
+                    if (two) {
+                        l[i][j][0] = _mm512_dpbusd_epi32(l[i][j][0], w0, _mm512_load_si512(xj->lo[run]));
+                        l[i][j][0] = _mm512_dpbusd_epi32(l[i][j][0], w1, _mm512_load_si512(xj->lo[4 + run]));
+                    }
+                }
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < R; i++) {
+        const __m256i hd = m == 16 ? _mm256_loadu_si256((const __m256i *)(wd + i * wd_stride))
+                                   : _mm256_maskz_loadu_epi16(lanes, wd + i * wd_stride);
+        const __m512 dw = _mm512_cvtph_ps(hd);
+        if (T == 1 && R == MAX_R) /* the same row's scales, as far ahead as its weights */
+            _mm_prefetch((const char *)(wd + (i + 2 * MAX_R) * wd_stride), _MM_HINT_T1);
+#pragma GCC unroll 2
+        for (int j = 0; j < T; j++) {
+            const g2_q4_xgroup *xj = x + j * xstride;
+            __m512i hs = T == 1 ? _mm512_add_epi32(h[i][j][0], h[i][j][1]) : h[i][j][0];
+            __m512i isum = _mm512_slli_epi32(hs, 8);
+            if (two)
+                isum = _mm512_add_epi32(isum, T == 1 ? _mm512_add_epi32(l[i][j][0], l[i][j][1]) : l[i][j][0]);
+            isum = _mm512_add_epi32(isum, _mm512_load_si512(xj->corr));
+            a[i][j] =
+                _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, _mm512_load_ps(xj->dx)), a[i][j]);
+        }
+    }
 }
+
+/* Rows [r, r+R) × T tokens over groups [g0, g1) (token j's at x + j·xstride): acc[i][j]
+ * holds the pair's float accumulator (lane k = canonical lane k), carried across
+ * chunks. */
+INLINE void lane_tile(int two, int R, int T, const g2_qmatrix *W, uint32_t r, const g2_q4_xgroup *x,
+                      size_t xstride, uint32_t g0, uint32_t g1, __m512 acc[][MAX_T]) {
+    const size_t stride = (size_t)W->nb * (G2_QK / 2);
+    const uint8_t *wq = (const uint8_t *)W->qs + (size_t)r * stride + (size_t)g0 * GROUP * (G2_QK / 2);
+    const uint16_t *wd = W->d + (size_t)r * W->nb + (size_t)g0 * GROUP;
+    __m512 a[MAX_R][MAX_T];
+#pragma GCC unroll 4
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < T; j++)
+            a[i][j] = acc[i][j];
+    const uint32_t full = W->nb / GROUP < g1 ? W->nb / GROUP : g1;
+    uint32_t g = g0;
+    for (; g < full; g++, wq += GROUP * (G2_QK / 2), wd += GROUP, x++)
+        lane_group(two, R, T, GROUP, wq, stride, wd, W->nb, x, xstride, a);
+    if (g < g1)
+        lane_group(two, R, T, W->nb - g * GROUP, wq, stride, wd, W->nb, x, xstride, a);
+#pragma GCC unroll 4
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < T; j++)
+            acc[i][j] = a[i][j];
+}
+
+/* The q4 tile functions and their table: tile_fns.h's eight, with the lane signature. */
+typedef void lane_fn(const g2_qmatrix *W, uint32_t r, const g2_q4_xgroup *x, size_t xstride, uint32_t g0,
+                     uint32_t g1, __m512 acc[][MAX_T]);
+#undef TILE_FN
+#define TILE_FN(name, q4, two, R, T)                                                                      \
+    static void name(const g2_qmatrix *W, uint32_t r, const g2_q4_xgroup *x, size_t xstride, uint32_t g0, \
+                     uint32_t g1, __m512 acc[][MAX_T]) {                                                  \
+        lane_tile(two, R, T, W, r, x, xstride, g0, g1, acc);                                              \
+    }
+#define tile_fn lane_fn
+TILE_FNS(q4, 1)
+#undef tile_fn
+
+/* ---- inputs prepared once ------------------------------------------------------------ */
+
+/* A call gets 32 rows (lib/tensor/matmul.c), so preparing the tokens in each call
+ * repeats the work for every 32 rows of every matrix. prepare_act does it once per
+ * input instead, into A->tiles (64-byte aligned there; G2_ACT_TILE_BYTES leaves room):
+ * for an input of one digit (read only by q4 matrices) every token's g2_q4_xgroup,
+ * token-major; else, for one token (decode), its q8 steps and then its groups. */
+static void *prepared_base(const g2_qact *A) { return (void *)(((uintptr_t)A->tiles + 63) & ~(uintptr_t)63); }
+
+static xstep *prepared_steps(const g2_qact *A) { return prepared_base(A); }
 
 static xgroup *prepared_groups(const g2_qact *A) {
     return (xgroup *)(prepared_steps(A) + (A->nb + STEP - 1) / STEP);
 }
 
+static int steps_prepared(const g2_qact *A, uint32_t n_tok) {
+    return n_tok == 1 && A->tiles_tok == 1 && A->tiles && A->digits != 1;
+}
+
+static int lanes_prepared(const g2_qact *A, uint32_t n_tok) {
+    return A->tiles_tok == n_tok && A->tiles && A->digits == 1;
+}
+
 static void prepare_act(g2_qact *A, uint32_t n_tok) {
     A->tiles_tok = 0;
-    if (n_tok != 1 || !A->tiles)
+    if (!A->tiles || n_tok == 0)
         return;
-    prep_x(A, 0, 1, 0, A->nb, prepared_steps(A), prepared_groups(A));
-    A->tiles_tok = 1;
+    if (A->digits == 1) {
+        const uint32_t ng = (uint32_t)G2_Q4_GROUPS(A->nb);
+        g2_q4_xgroup *x = prepared_base(A);
+        for (uint32_t t = 0; t < n_tok; t++)
+            g2_q4_xgroups(A, t, 0, ng, x + (size_t)t * ng);
+    } else if (n_tok == 1) {
+        prep_x(A, 0, 1, 0, A->nb, prepared_steps(A), prepared_groups(A));
+    } else {
+        return;
+    }
+    A->tiles_tok = n_tok;
 }
+
+/* ---- the calls ------------------------------------------------------------------------ */
 
 /* Rows in batches of ROW_BATCH; per batch, tokens in tiles of up to MAX_T; per token
  * tile, blocks in chunks prepared once and shared by the batch's rows (tiles of 4, 1
  * at a ragged end), or all blocks as prepare_act left them. by_digits[A->digits !=
  * 1][0][T - 1]: 4-row tiles, [1][T - 1]: 1-row tiles. */
-static void gemm(tile_fn *const by_digits[2][2][MAX_T], const g2_qmatrix *W, uint32_t r0, uint32_t r1,
-                 const g2_qact *A, uint32_t n_tok, float *y, size_t y_stride) {
-    tile_fn *const(*tiles)[MAX_T] = by_digits[A->digits != 1];
+static void gemm_q8(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact *A, uint32_t n_tok, float *y,
+                    size_t y_stride) {
+    tile_fn *const(*tiles)[MAX_T] = q8_tiles[A->digits != 1];
     xstep xs[CHUNK / STEP * MAX_T];
     xgroup xg[CHUNK_GROUPS * MAX_T];
     __m512 acc[ROW_BATCH][MAX_T];
     const uint32_t nb = W->nb;
-    const int prepared = n_tok == 1 && A->tiles_tok == 1 && A->tiles;
+    const int prepared = steps_prepared(A, n_tok);
     const uint32_t chunk = prepared ? nb : CHUNK;
     for (uint32_t rb = r0; rb < r1; rb += ROW_BATCH) {
         const uint32_t re = r1 - rb < ROW_BATCH ? r1 : rb + ROW_BATCH;
@@ -412,14 +573,46 @@ static void gemm(tile_fn *const by_digits[2][2][MAX_T], const g2_qmatrix *W, uin
     }
 }
 
-static void gemm_q8(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact *A, uint32_t n_tok, float *y,
-                    size_t y_stride) {
-    gemm(q8_tiles, W, r0, r1, A, n_tok, y, y_stride);
-}
-
+/* The same loops over groups of 16 blocks in the lane order (LANE_CHUNK groups per
+ * chunk when the input is not prepared). */
 static void gemm_q4(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact *A, uint32_t n_tok, float *y,
                     size_t y_stride) {
-    gemm(q4_tiles, W, r0, r1, A, n_tok, y, y_stride);
+    enum { LANE_CHUNK = 16 };
+    lane_fn *const(*tiles)[MAX_T] = q4_tiles[A->digits != 1];
+    g2_q4_xgroup xq[LANE_CHUNK * MAX_T];
+    __m512 acc[ROW_BATCH][MAX_T];
+    const uint32_t ng = (uint32_t)G2_Q4_GROUPS(W->nb);
+    const int prepared = lanes_prepared(A, n_tok);
+    const uint32_t chunk = prepared ? ng : LANE_CHUNK;
+    for (uint32_t rb = r0; rb < r1; rb += ROW_BATCH) {
+        const uint32_t re = r1 - rb < ROW_BATCH ? r1 : rb + ROW_BATCH;
+        for (uint32_t t = 0; t < n_tok; t += MAX_T) {
+            const uint32_t T = n_tok - t < MAX_T ? n_tok - t : MAX_T;
+            for (uint32_t i = 0; i < re - rb; i++)
+                for (uint32_t j = 0; j < MAX_T; j++)
+                    acc[i][j] = _mm512_setzero_ps();
+            for (uint32_t g0 = 0; g0 < ng; g0 += chunk) {
+                const uint32_t g1 = ng - g0 < chunk ? ng : g0 + chunk;
+                const g2_q4_xgroup *x = xq;
+                size_t xstride = chunk;
+                if (prepared) {
+                    x = (const g2_q4_xgroup *)prepared_base(A) + (size_t)t * ng + g0;
+                    xstride = ng;
+                } else {
+                    for (uint32_t j = 0; j < T; j++)
+                        g2_q4_xgroups(A, t + j, g0, g1, xq + j * chunk);
+                }
+                for (uint32_t r = rb; r < re;) {
+                    const int one = re - r < MAX_R;
+                    tiles[one][T - 1](W, r, x, xstride, g0, g1, &acc[r - rb]);
+                    r += one ? 1 : MAX_R;
+                }
+            }
+            for (uint32_t i = 0; i < re - rb; i++)
+                for (uint32_t j = 0; j < T; j++)
+                    y[(size_t)(t + j) * y_stride + rb + i] = ordered_sum(acc[i][j]);
+        }
+    }
 }
 
 /* This build's table: the same functions under either name. */

@@ -98,7 +98,10 @@ static void gemm_q4(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact
             accumulator acc = {{0}};
             for (uint32_t b = 0; b < W->nb; b++) {
                 const size_t at = (size_t)b * G2_QK;
-                accumulate(&acc, b, block_dot_q4(w + at / 2, hi + at, lo + at), W->d[(size_t)r * W->nb + b],
+                uint8_t block[G2_QK / 2]; /* gathered from the row's lane order */
+                for (uint32_t j = 0; j < G2_QK / 2; j++)
+                    block[j] = w[g2_q4_byte_at(W->nb, b, j)];
+                accumulate(&acc, b, block_dot_q4(block, hi + at, lo + at), W->d[(size_t)r * W->nb + b],
                            A->d[(size_t)t * A->nb + b]);
             }
             y[(size_t)t * y_stride + r] = reduce(&acc);
