@@ -15,10 +15,14 @@
  *
  * A q4 row's blocks go in groups of 16 (a row's last group has m = nb % 16 blocks
  * when that is not 0), and within a group the bytes are in lane order: byte j of
- * block 16g + k is at byte 256g + 4m·(j / 4) + 4k + j % 4 of the row (g2_q4_byte_at).
- * So bytes 4i..4i+3 of the group's blocks sit side by side, one 32-bit lane per block:
- * a 64-byte vector holds them for 16 blocks, an int8 dot product over a lane's 4
- * bytes stays within one block, and lane k is the canonical lane b % 16 below.
+ * block 16g + k is at byte 4m·(j / 4) + 4k + j % 4 of the group's 16m bytes. So bytes
+ * 4i..4i+3 of the group's blocks sit side by side, one 32-bit lane per block: a
+ * 64-byte vector holds them for 16 blocks, an int8 dot product over a lane's 4 bytes
+ * stays within one block, and lane k is the canonical lane b % 16 below. The rows go
+ * in sets of 4 (the last set has the rows left over, n of them), and a set stores its
+ * rows group by group: group g of all n rows, then group g + 1, so a kernel reading 4
+ * rows streams one run of memory. The scales are interleaved the same way, m per row
+ * and group (g2_q4_byte_at, g2_q4_scale_at).
  *
  * K is a fixed non-uniform 16-level codebook (int8, ascending, symmetric): the Lloyd-Max
  * levels of weights normalised by their block's largest |w|, which leave about 0.78 of
@@ -65,10 +69,23 @@
 
 static inline uint32_t g2_q_blocks(uint32_t cols) { return (cols + G2_QK - 1) / G2_QK; }
 
-/* Where byte j (0..15) of block b of a q4 row of nb blocks is, from the row's start. */
-static inline size_t g2_q4_byte_at(uint32_t nb, uint32_t b, uint32_t j) {
+/* q4 rows per set (see above). */
+#define G2_Q4_ROW_SET 4
+
+/* In a q4 matrix [rows, nb blocks]: the offset of byte j (0..15) of block b of row r
+ * from the start of the quants, and of that block's scale from the start of the
+ * scales (in scales). */
+static inline size_t g2_q4_byte_at(uint32_t rows, uint32_t nb, uint32_t r, uint32_t b, uint32_t j) {
+    const uint32_t s0 = r - r % G2_Q4_ROW_SET, n = rows - s0 < G2_Q4_ROW_SET ? rows - s0 : G2_Q4_ROW_SET;
     const uint32_t g = b / 16, k = b % 16, m = nb - 16 * g < 16 ? nb - 16 * g : 16;
-    return (size_t)256 * g + (size_t)4 * m * (j / 4) + 4 * k + j % 4;
+    return (size_t)s0 * nb * 16 + (size_t)n * 256 * g + (size_t)(r - s0) * 16 * m + (size_t)4 * m * (j / 4) +
+           4 * k + j % 4;
+}
+
+static inline size_t g2_q4_scale_at(uint32_t rows, uint32_t nb, uint32_t r, uint32_t b) {
+    const uint32_t s0 = r - r % G2_Q4_ROW_SET, n = rows - s0 < G2_Q4_ROW_SET ? rows - s0 : G2_Q4_ROW_SET;
+    const uint32_t g = b / 16, k = b % 16, m = nb - 16 * g < 16 ? nb - 16 * g : 16;
+    return (size_t)s0 * nb + (size_t)n * 16 * g + (size_t)(r - s0) * m + k;
 }
 
 /* Bytes of a quantized [rows, cols] tensor (type G2_TYPE_Q8 or G2_TYPE_Q4). */
@@ -169,7 +186,8 @@ uint16_t g2_f32_to_f16(float f);
 
 /* Weight quantization (converter side, scalar): row-major float weights [rows, cols]
  * → the layout above. q4 picks each block's scale and levels to minimise the squared
- * error. */
+ * error. A matrix may be quantized in parts of whole rows, each written at its rows'
+ * offsets; for q4 each part but the last must have a multiple of G2_Q4_ROW_SET rows. */
 void g2_quantize_q8(const float *w, uint64_t rows, uint32_t cols, int8_t *qs, uint16_t *d);
 void g2_quantize_q4(const float *w, uint64_t rows, uint32_t cols, uint8_t *qs, uint16_t *d);
 /* Dequantizes one row (cols floats) of a quantized matrix. */

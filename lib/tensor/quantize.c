@@ -168,22 +168,24 @@ void g2_quantize_q4(const float *w, uint64_t rows, uint32_t cols, uint8_t *qs, u
         for (uint32_t b = 0; b < nb; b++) {
             uint32_t len = cols - b * G2_QK < G2_QK ? cols - b * G2_QK : G2_QK;
             uint8_t bytes[G2_QK / 2];
-            q4_block(&table, w + r * cols + (size_t)b * G2_QK, len, bytes, d + r * nb + b);
-            for (uint32_t j = 0; j < G2_QK / 2; j++) /* the row's lane order */
-                qs[r * nb * (G2_QK / 2) + g2_q4_byte_at(nb, b, j)] = bytes[j];
+            q4_block(&table, w + r * cols + (size_t)b * G2_QK, len, bytes,
+                     d + g2_q4_scale_at((uint32_t)rows, nb, (uint32_t)r, b));
+            for (uint32_t j = 0; j < G2_QK / 2; j++) /* row sets, lane order */
+                qs[g2_q4_byte_at((uint32_t)rows, nb, (uint32_t)r, b, j)] = bytes[j];
         }
 }
 void g2_dequantize_row(const g2_qmatrix *W, uint32_t type_q4, uint32_t row, float *out) {
     for (uint32_t b = 0; b < W->nb; b++) {
-        const float d = g2_f16_to_f32(W->d[(size_t)row * W->nb + b]);
+        const size_t at = type_q4 ? g2_q4_scale_at(W->rows, W->nb, row, b) : (size_t)row * W->nb + b;
+        const float d = g2_f16_to_f32(W->d[at]);
         for (uint32_t i = 0; i < G2_QK; i++) {
             uint32_t col = b * G2_QK + i;
             if (col >= W->cols)
                 break;
             float q;
             if (type_q4) {
-                const uint8_t *p = (const uint8_t *)W->qs + (size_t)row * W->nb * (G2_QK / 2);
-                const uint8_t byte = p[g2_q4_byte_at(W->nb, b, i % (G2_QK / 2))];
+                const uint8_t byte =
+                    ((const uint8_t *)W->qs)[g2_q4_byte_at(W->rows, W->nb, row, b, i % (G2_QK / 2))];
                 q = (float)g2_q4_levels[i < G2_QK / 2 ? byte & 0x0F : byte >> 4];
             } else {
                 q = (float)((const int8_t *)W->qs)[((size_t)row * W->nb + b) * G2_QK + i];

@@ -192,8 +192,7 @@ static void make_case(test_case *c, int q4, uint32_t rows, uint32_t cols, uint32
             if (col >= cols)
                 v = q4 ? (int)(rnd() % 16) : 0; /* q4 has no zero level; x is 0 there */
             if (q4) {
-                uint8_t *p = (uint8_t *)c->wq + (size_t)r * c->nb * (G2_QK / 2) +
-                             g2_q4_byte_at(c->nb, b, i % (G2_QK / 2));
+                uint8_t *p = (uint8_t *)c->wq + g2_q4_byte_at(rows, c->nb, r, b, i % (G2_QK / 2));
                 if (i < G2_QK / 2)
                     *p = (uint8_t)v;
                 else
@@ -242,8 +241,7 @@ static int weight(const test_case *c, int q4, uint32_t r, uint32_t col) {
     const uint32_t i = col % G2_QK;
     if (!q4)
         return ((const int8_t *)c->wq)[blk * G2_QK + i];
-    const uint8_t byte = ((const uint8_t *)c->wq)[(size_t)r * c->nb * (G2_QK / 2) +
-                                                  g2_q4_byte_at(c->nb, col / G2_QK, i % (G2_QK / 2))];
+    const uint8_t byte = ((const uint8_t *)c->wq)[g2_q4_byte_at(c->rows, c->nb, r, col / G2_QK, i % (G2_QK / 2))];
     return g2_q4_levels[i < G2_QK / 2 ? byte & 0x0F : byte >> 4];
 }
 
@@ -260,7 +258,8 @@ static double exact_dot(const test_case *c, int q4, uint32_t r, uint32_t t, doub
             idot += p;
             iabs += p < 0 ? -p : p;
         }
-        const double s = (double)g2_f16_to_f32(c->wd[(size_t)r * c->nb + b]) * c->A.d[(size_t)t * c->nb + b];
+        const size_t at = q4 ? g2_q4_scale_at(c->rows, c->nb, r, b) : (size_t)r * c->nb + b;
+        const double s = (double)g2_f16_to_f32(c->wd[at]) * c->A.d[(size_t)t * c->nb + b];
         dot += s * (double)idot;
         mag += fabs(s) * (double)iabs;
     }

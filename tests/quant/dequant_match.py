@@ -76,6 +76,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "cli"))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "train-demo"))
 
 try:
     import numpy as np
@@ -86,6 +87,7 @@ except ImportError:
 import gemma2_ref  # noqa: E402
 from clitest import parse_model  # noqa: E402
 from weight_only import read_safetensors, write_safetensors  # noqa: E402
+from tensorfiles import q4_block_order, q4_scale_order  # noqa: E402  (the format, in numpy)
 
 F32 = np.float32
 QK = 32
@@ -96,18 +98,6 @@ ACT_STEP = {"q8": ACT_UNIT, "q4": 256 * ACT_UNIT}  # two digits for q8 inputs, o
 SHARED_INPUTS = (("q_proj", "k_proj", "v_proj"), ("gate_proj", "up_proj"))  # one quantization each
 SEEDS = 4
 RMS_FACTOR, MAX_FACTOR, FLOAT_FACTOR = 2.0, 3.0, 2.0
-
-
-def q4_block_order(nb):
-    """Indices into a q4 row's bytes (format version 2's lane order) that give its
-    blocks' bytes in block order: groups of 16 blocks (the last one has m = nb % 16
-    when that is not 0); in a group of m blocks, byte j of block k is at
-    4m * (j // 4) + 4k + j % 4 (lib/tensor/quant.h)."""
-    b = np.arange(nb)[:, None]
-    j = np.arange(QK // 2)[None, :]
-    g, k = b // 16, b % 16
-    m = np.minimum(16, nb - 16 * g)
-    return (256 * g + 4 * m * (j // 4) + 4 * k + j % 4).reshape(-1)
 
 
 def dequantize(data, h, e):
@@ -121,12 +111,14 @@ def dequantize(data, h, e):
         q = np.frombuffer(data, np.int8, nblk * QK, base).astype(F32).reshape(nblk, QK)
         qbytes = nblk * QK
     else:  # byte j of a block: element j in the low nibble, j + 16 in the high one
-        b = np.frombuffer(data, np.uint8, nblk * QK // 2, base).reshape(rows, -1)
-        b = b[:, q4_block_order(nblk // rows)].reshape(nblk, QK // 2)
+        b = np.frombuffer(data, np.uint8, nblk * QK // 2, base)
+        b = b[q4_block_order(rows, nblk // rows)].reshape(nblk, QK // 2)
         q = np.array(Q4_CODEBOOK, F32)[np.concatenate([b & 15, b >> 4], axis=1)]
         qbytes = nblk * QK // 2
     assert qbytes + 2 * nblk == e["raw_size"], e["name"]
     d = np.frombuffer(data, "<f2", nblk, base + qbytes).astype(F32)
+    if e["type"] != TYPE_Q8:
+        d = d[q4_scale_order(rows, nblk // rows)]
     return (q * d[:, None]).reshape(rows, -1)[:, :cols], d
 
 

@@ -132,30 +132,30 @@ static void prepare_act(g2_qact *A, uint32_t n_tok) {
 
 /* ---- weights ------------------------------------------------------------------------ */
 
-/* Block b's 16 bytes of the q4 row at p (nb blocks), gathered from the lane order:
- * four 32-bit lanes, 4m bytes apart. */
-static inline __m128i gather_q4_block(const uint8_t *p, uint32_t nb, uint32_t b) {
+/* Block b's 16 bytes of row r of the q4 matrix W, gathered from the row sets' lane
+ * order (lib/tensor/quant.h): four 32-bit lanes of its group, 4m bytes apart. */
+static inline __m128i gather_q4_block(const g2_qmatrix *W, uint32_t r, uint32_t b) {
+    const uint32_t g = b / 16, m = W->nb - 16 * g < 16 ? W->nb - 16 * g : 16;
+    const uint8_t *p = (const uint8_t *)W->qs + g2_q4_byte_at(W->rows, W->nb, r, b, 0);
     int32_t v[4];
     for (int i = 0; i < 4; i++)
-        memcpy(&v[i], p + g2_q4_byte_at(nb, b, 4 * i), 4);
+        memcpy(&v[i], p + (size_t)4 * m * i, 4);
     return _mm_setr_epi32(v[0], v[1], v[2], v[3]);
 }
 
-/* q4: blocks b = l + 16 (i0 + j), j < n, of rows [0, R) at src (row stride qrow) →
- * levels out[j][i][0..31] (elements 0..15 from the low nibbles, 16..31 the high). */
-static void unpack_q4(const uint8_t *src, size_t qrow, uint32_t R, uint32_t l, uint32_t i0, uint32_t n,
+/* q4: blocks b = l + 16 (i0 + j), j < n, of rows [r, r + R) of W → levels
+ * out[j][i][0..31] (elements 0..15 from the low nibbles, 16..31 the high). */
+static void unpack_q4(const g2_qmatrix *W, uint32_t r, uint32_t R, uint32_t l, uint32_t i0, uint32_t n,
                       int8_t (*out)[TILE][G2_QK]) {
     static const int8_t codebook[16] = G2_Q4_CODEBOOK;
     const __m256i levels = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)codebook));
     const __m256i m4 = _mm256_set1_epi8(0x0F);
-    const uint32_t nb = (uint32_t)(qrow / (G2_QK / 2));
     for (uint32_t j = 0; j < n; j++) {
         const uint32_t b = l + 16 * (i0 + j);
         for (uint32_t i = 0; i < R; i += 2) { /* two rows a ymm (a missing second row reads row i again) */
             const uint32_t i1 = i + 1 < R ? i + 1 : i;
-            const __m256i v =
-                _mm256_inserti128_si256(_mm256_castsi128_si256(gather_q4_block(src + i * qrow, nb, b)),
-                                        gather_q4_block(src + i1 * qrow, nb, b), 1);
+            const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(gather_q4_block(W, r + i, b)),
+                                                      gather_q4_block(W, r + i1, b), 1);
             const __m256i lo = _mm256_shuffle_epi8(levels, _mm256_and_si256(v, m4));
             const __m256i hi = _mm256_shuffle_epi8(levels, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
             _mm256_store_si256((__m256i *)out[j][i], _mm256_permute2x128_si256(lo, hi, 0x20));
@@ -165,15 +165,17 @@ static void unpack_q4(const uint8_t *src, size_t qrow, uint32_t R, uint32_t l, u
     }
 }
 
-/* f16 scales of blocks b = l + 16 (i0 + j) of rows [0, R) at d (row stride nb) → dw[j][i]
- * as floats, 0 for rows past R. */
-static void load_scales(const uint16_t *d, uint32_t nb, uint32_t R, uint32_t l, uint32_t i0, uint32_t n,
+/* f16 scales of blocks b = l + 16 (i0 + j) of rows [r, r + R) of W (q4: in its row
+ * sets' order) → dw[j][i] as floats, 0 for rows past R. */
+static void load_scales(int q4, const g2_qmatrix *W, uint32_t r, uint32_t R, uint32_t l, uint32_t i0, uint32_t n,
                         float (*dw)[TILE]) {
     for (uint32_t j = 0; j < n; j++) {
         _Alignas(32) uint16_t h[TILE];
-        const size_t b = l + 16 * (i0 + j);
+        const uint32_t b = l + 16 * (i0 + j);
         for (uint32_t i = 0; i < TILE; i++)
-            h[i] = i < R ? d[(size_t)i * nb + b] : 0;
+            h[i] = i >= R ? 0
+                   : q4   ? W->d[g2_q4_scale_at(W->rows, W->nb, r + i, b)]
+                          : W->d[(size_t)(r + i) * W->nb + b];
         _mm512_store_ps(dw[j], _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)h)));
     }
 }
@@ -294,11 +296,11 @@ static void gemm(int q4, const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2
                     memset(acc, 0, sizeof acc);
                 for (uint32_t i0 = 0; i0 < steps; i0 += CAP) {
                     const uint32_t n = steps - i0 < CAP ? steps - i0 : CAP, b0 = l + LANES * i0;
-                    load_scales(W->d + (size_t)r * nb, nb, R, l, i0, n, dw);
+                    load_scales(q4, W, r, R, l, i0, n, dw);
                     const int8_t *w;
                     size_t wstep, wstride;
                     if (q4) {
-                        unpack_q4(wrow, qrow, R, l, i0, n, wbuf);
+                        unpack_q4(W, r, R, l, i0, n, wbuf);
                         MEMORY_BARRIER();
                         w = wbuf[0][0], wstep = sizeof wbuf[0], wstride = G2_QK;
                     } else {

@@ -16,13 +16,15 @@
  *   LANES (q4): a group of 16 blocks (m < 16 in a row's last group) stores bytes
  *     4i..4i+3 of its blocks side by side, one dword per block, at 4m·i (quant.h), so
  *     a 32-byte load at 4m·i + 32h holds bytes 4i..4i+3 of blocks 8h..8h+7, dword k =
- *     block 8h + k: a half-group is 4 steps. vpshufb maps the nibbles to the levels
- *     plus 128 (unsigned; 128·A->sum takes the offset back out of each block), and
- *     each result widens in place to its even and odd bytes (vpand, vpsrlw), so every
- *     product lands in its block's dword: the half-group's 8 block sums come out in
- *     block order with no reduction shuffle. The activations are transposed to match
- *     (dword k of vector d = dword d of block k) and joined into int16 even / odd
- *     values the same way;
+ *     block 8h + k: a half-group is 4 steps. The rows go in sets of 4 stored group by
+ *     group (quant.h), so a row's groups are n·256 bytes apart (n·16 scales; n the
+ *     rows of its set) and the rows of a set 16m bytes (m scales) within a group.
+ *     vpshufb maps the nibbles to the levels plus 128 (unsigned; 128·A->sum takes the
+ *     offset back out of each block), and each result widens in place to its even and
+ *     odd bytes (vpand, vpsrlw), so every product lands in its block's dword: the
+ *     half-group's 8 block sums come out in block order with no reduction shuffle. The
+ *     activations are transposed to match (dword k of vector d = dword d of block k)
+ *     and joined into int16 even / odd values the same way;
  *   LANES8 (q4, AVX-VNNI, one digit): the same steps without the widening: vpdpbusd
  *     multiplies the level bytes by the transposed hi digits, 4 per dword;
  *   NAT (q8, one token): vpmovsxbw of each 16 bytes, then each block's two halves are
@@ -44,9 +46,11 @@
  * batches to bound it. A ragged last group adds zero scales and activations
  * (fmaf(0, 0, acc) = acc): q8 on zero-padded copies, q4 with copied scales and masked
  * loads of just its blocks' dwords (never past the row's end). Register tiles: decode
- * 2 rows × 1 token, with software prefetch (the wider arithmetic leaves fewer loads in
- * the out-of-order window); prefill 1 row × up to 8 tokens (q4 prefetching the next
- * row's half-group: 1.6 times as fast from memory). Stack use: about 52 KB. */
+ * 2 rows × 1 token (q4: 2 rows of one set, r even; else 1 row), with software
+ * prefetch (the wider arithmetic leaves fewer loads in the out-of-order window; q4: of
+ * the set's rows, one run of memory); prefill 1 row × up to 8 tokens (q4 prefetching
+ * the half-group of the row two on: over twice as fast from memory). Stack use:
+ * about 52 KB. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -123,7 +127,8 @@ static void quantize_act(const float *x, uint32_t n, unsigned digits, int8_t *qs
 #define MAX_T 8                           /* tokens of a prefill tile (one row), at most */
 #define XBUF_GROUPS 60                    /* token-groups of activations on the stack: 60 × 576 B */
 #define ROW_BATCH 32                      /* rows whose accumulators carry across chunks at once */
-#define PREFETCH 1024                     /* decode: bytes ahead of a row's quants (scales: an 8th) */
+#define PREFETCH 1024                     /* decode q8: bytes ahead of a row's quants (scales: an 8th) */
+#define PREFETCH_Q4 4                     /* decode q4: groups ahead of a set's quants and scales */
 #define LANE_ORDER 0, 2, 4, 6, 1, 3, 5, 7 /* the blocks of a q8 group's reduced lanes */
 
 enum { LANES, LANES8, NAT, QUAD };
@@ -390,30 +395,31 @@ INLINE __m256i dot_u8(__m256i acc, __m256i u, __m256i s) {
 #endif
 }
 
-/* One q4 half-group (blocks 8h .. 8h+7 of a group of 16) of an R×T tile into
- * accumulator h: step k of row i at wq + i·wq_stride + k·qstep (qstep = 4m), its
- * scales at wd + i·wd_stride, prefetches from pf + i·wq_stride; with masked, only
- * the blocks of mask are read. Every product lands in its block's dword: two int32
- * sums per token while the tile is narrow, so that the vpdpwssd / vpdpbusd chains are
- * short, one when its tokens already give enough chains. LANES8 sums Σ (K + 128)·hi,
- * at most 32·251·127 per block, so 256 times it is still exact. */
-INLINE void group_q4(__m256 acc[DEC_R][MAX_T][2], int h, int lay, int R, int T, const uint8_t *wq,
-                     size_t wq_stride, size_t qstep, const uint8_t *pf, const uint16_t *wd, size_t wd_stride,
+/* One q4 half-group (blocks 8h .. 8h+7 of a group of m blocks) of an R×T tile into
+ * accumulator h: step k of row i at wq + 16m·i + 4m·k (the rows of a tile are in one
+ * set), its scales at wd + i·wd_stride; prefetches pf (quants) and pd (scales):
+ * decode for 4 rows (+ 16m·i, + m·i), prefill once (another row's); with masked,
+ * only the blocks of mask are read. Every product lands in its block's dword: two
+ * int32 sums per token while the tile is narrow, so that the vpdpwssd / vpdpbusd
+ * chains are short, one when its tokens already give enough chains. LANES8 sums
+ * Σ (K + 128)·hi, at most 32·251·127 per block, so 256 times it is still exact. */
+INLINE void group_q4(__m256 acc[DEC_R][MAX_T][2], int h, int lay, int R, int T, const uint8_t *wq, size_t m,
+                     const uint8_t *pf, const uint16_t *wd, size_t wd_stride, const uint16_t *pd,
                      const xgroup *xg, int masked, __m256i mask) {
     const int ns = T <= 2 ? 2 : 1, np = lay == LANES8 ? 2 : 4; /* sums, products per step */
+    const size_t wq_stride = 16 * m, qstep = 4 * m;
     __m256i s[DEC_R][MAX_T][2];
     if (T == 1) {
-#pragma GCC unroll 2
-        for (int i = 0; i < R; i++) {
+#pragma GCC unroll 4
+        for (int i = 0; i < G2_Q4_ROW_SET; i++) {
             for (int l = 0; l < 2; l++)
-                _mm_prefetch((const char *)(pf + i * wq_stride + PREFETCH + 64 * l), _MM_HINT_T0);
-            _mm_prefetch((const char *)(wd + i * wd_stride) + PREFETCH / 8, _MM_HINT_T0);
+                _mm_prefetch((const char *)(pf + i * wq_stride + 64 * l), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pd + i * m), _MM_HINT_T0);
         }
-    } else { /* prefill: the same half-group of the next row, the next tile's (rows of a
-              * chunk are short runs the hardware prefetchers miss) */
+    } else {
         for (int l = 0; l < 2; l++)
-            _mm_prefetch((const char *)(pf + wq_stride + 64 * l), _MM_HINT_T0);
-        _mm_prefetch((const char *)(wd + wd_stride), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf + 64 * l), _MM_HINT_T0);
+        _mm_prefetch((const char *)pd, _MM_HINT_T0);
     }
 #pragma GCC unroll 4
     for (int k = 0; k < 4; k++)
@@ -454,51 +460,79 @@ INLINE void group_q4(__m256 acc[DEC_R][MAX_T][2], int h, int lay, int R, int T, 
 }
 
 /* Rows [r, r+R) × the T tokens prepared in xg over blocks [c0, c1) (c0 a multiple of
- * 16, so group parity is global). The accumulators start at zero (first) or from
- * carry, and end in y (last: token 0's row 0 at y[r]) or in carry. */
+ * 16, so group parity is global; q4: the rows in one set). The accumulators start at
+ * zero (first) or from carry, and end in y (last: token 0's row 0 at y[r]) or in carry. */
 INLINE void tile(int lay, int R, int T, const g2_qmatrix *W, uint32_t r, const xgroup *xg, uint32_t c0,
                  uint32_t c1, __m256 (*carry)[MAX_T][2], int first, int last, float *y, size_t y_stride) {
-    const size_t qblk = IS_Q4(lay) ? G2_QK / 2 : G2_QK, qrow = (size_t)W->nb * qblk;
+    const size_t qrow = (size_t)W->nb * G2_QK;
     const uint8_t *wq = (const uint8_t *)W->qs + (size_t)r * qrow;
     const uint16_t *wd = W->d + (size_t)r * W->nb;
+    /* q4: row r's group of blocks g0 .. g0+m-1 has its scales at o = s0·nb + n·g0 +
+     * (r − s0)·m, its quants at 16·o (quant.h); the same for row r1, two rows on (the
+     * next row's bytes follow this one's, too near to prefetch: measured), or the last */
+    const uint32_t s0 = r - r % G2_Q4_ROW_SET,
+                   n0 = W->rows - s0 < G2_Q4_ROW_SET ? W->rows - s0 : G2_Q4_ROW_SET;
+    const uint32_t r1 = r + 2 < W->rows ? r + 2 : W->rows - 1, s1 = r1 - r1 % G2_Q4_ROW_SET;
+    const uint32_t n1 = W->rows - s1 < G2_Q4_ROW_SET ? W->rows - s1 : G2_Q4_ROW_SET;
     __m256 acc[DEC_R][MAX_T][2];
     for (int i = 0; i < R; i++)
         for (int j = 0; j < T; j++)
             for (int h = 0; h < 2; h++)
                 acc[i][j][h] = first ? _mm256_setzero_ps() : carry[i][j][h];
     for (uint32_t b = c0, h = 0; b < c1; b += GROUP, h ^= 1, xg += T) {
-        const uint8_t *q = wq + b * qblk;
-        const uint16_t *d = wd + b;
-        size_t qs = qrow, ds = W->nb;
         _Alignas(32) uint8_t pq[DEC_R][GROUP * G2_QK];
         uint16_t pd[DEC_R][GROUP];
-        if (c1 - b < GROUP) { /* a ragged group: zero-padded copies (q4: of the scales) */
+        if (IS_Q4(lay)) {
+            /* Step i of the half-group is at 4m·i + 32h in its group's 16m bytes (row
+             * r + i: 16m·i further); a ragged half (only at the row's end) reads just
+             * its blocks' dwords, never past the row, and its scales are copied with
+             * zeros after them, so its zero scales and activations add nothing.
+             * Prefetches: decode, the half-group PREFETCH_Q4 groups ahead (n·256 bytes
+             * and n·16 scales a group) of 4 rows from the tile's first, one run of
+             * memory: the set's first tile fetches the second's rows too, the second
+             * runs on into the next group's first rows (already read, but the stream
+             * stays one run for the hardware prefetcher: measured faster than its own
+             * rows only, and about 1.5 times as fast as each tile fetching just its
+             * own); prefill, row r1's (rows of a chunk are short runs the hardware
+             * prefetchers miss). */
+            const uint32_t g0 = b - GROUP * h, m = W->nb - g0 < 16 ? W->nb - g0 : 16;
+            const size_t o = (size_t)s0 * W->nb + (size_t)n0 * g0 + (size_t)(r - s0) * m;
+            const uint8_t *p = (const uint8_t *)W->qs + 16 * o + 32 * h, *fq;
+            const uint16_t *d = W->d + o + GROUP * h, *fd;
+            size_t ds = m;
+            if (T == 1) {
+                fq = (const uint8_t *)W->qs + 16 * o + 128 * h + (size_t)n0 * 256 * PREFETCH_Q4;
+                fd = d + (size_t)n0 * 16 * PREFETCH_Q4;
+            } else {
+                const size_t o1 = (size_t)s1 * W->nb + (size_t)n1 * g0 + (size_t)(r1 - s1) * m;
+                fq = (const uint8_t *)W->qs + 16 * o1 + 128 * h;
+                fd = W->d + o1 + GROUP * h;
+            }
+            if (c1 - b < GROUP) {
+                for (int i = 0; i < R; i++) {
+                    memset(pd[i], 0, sizeof pd[i]);
+                    memcpy(pd[i], d + i * m, (c1 - b) * sizeof(uint16_t));
+                }
+                d = pd[0], ds = GROUP;
+                const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(c1 - b)),
+                                                        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+                group_q4(acc, (int)h, lay, R, T, p, m, fq, d, ds, fd, xg, 1, mask);
+            } else {
+                group_q4(acc, (int)h, lay, R, T, p, m, fq, d, ds, fd, xg, 0, _mm256_setzero_si256());
+            }
+            continue;
+        }
+        const uint8_t *q = wq + b * G2_QK;
+        const uint16_t *d = wd + b;
+        size_t qs = qrow, ds = W->nb;
+        if (c1 - b < GROUP) { /* a ragged group: zero-padded copies */
             for (int i = 0; i < R; i++) {
                 memset(pd[i], 0, sizeof pd[i]);
                 memcpy(pd[i], d + i * ds, (c1 - b) * sizeof(uint16_t));
-                if (!IS_Q4(lay)) {
-                    memset(pq[i], 0, sizeof pq[i]);
-                    memcpy(pq[i], q + i * qrow, (c1 - b) * qblk);
-                }
+                memset(pq[i], 0, sizeof pq[i]);
+                memcpy(pq[i], q + i * qrow, (c1 - b) * G2_QK);
             }
-            d = pd[0], ds = GROUP;
-            if (!IS_Q4(lay))
-                q = pq[0], qs = sizeof pq[0];
-        }
-        if (IS_Q4(lay)) {
-            /* Step i of the half-group is at 4m·i + 32h in its group's 256 (or 16m)
-             * bytes; a ragged half (only at the row's end) reads just its blocks' dwords,
-             * never past the row, and its zero scales and activations add nothing. */
-            const uint32_t g0 = b - GROUP * h, m = W->nb - g0 < 16 ? W->nb - g0 : 16;
-            const uint8_t *p = wq + (size_t)g0 * qblk + 32 * h;
-            if (c1 - b < GROUP) {
-                const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(c1 - b)),
-                                                        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-                group_q4(acc, (int)h, lay, R, T, p, qrow, 4 * m, q, d, ds, xg, 1, mask);
-            } else {
-                group_q4(acc, (int)h, lay, R, T, p, qrow, 4 * m, q, d, ds, xg, 0, _mm256_setzero_si256());
-            }
-            continue;
+            d = pd[0], ds = GROUP, q = pq[0], qs = sizeof pq[0];
         }
         group(acc, (int)h, lay, R, T, q, qs, d, ds, xg);
     }
@@ -574,7 +608,8 @@ static void gemm(int q4, tile_fn *const tiles[4][2], const g2_qmatrix *W, uint32
                 const uint32_t c1 = nb - c0 < chunk ? nb : c0 + chunk;
                 prep_x(A, t, T, c0, c1, LAYOUT(q4, T), xg);
                 for (uint32_t r = rb; r < re;) {
-                    const int one = re - r < R;
+                    /* q4: 2 rows only in one set (r even) */
+                    const int one = re - r < R || (q4 && R > 1 && r % 2);
                     tiles[lg][one](W, r, xg, c0, c1, &carry[(r - rb) % ROW_BATCH], c0 == 0, c1 == nb,
                                    y + (size_t)t * y_stride, y_stride);
                     r += one ? 1 : R;

@@ -364,13 +364,14 @@ TILE_FNS(q8, 0)
  * group of 16 blocks against 36 in block order). Decode keeps two integer
  * accumulators per row (low and high nibbles), shortening the vpdpbusd chains. */
 
-/* One group of m (1..16) blocks of an R×T tile: row i's runs at wq + i·stride + 4m·run
- * (a short group's runs are 4m bytes: masked loads read only those), its scales at
- * wd + i·wd_stride; token j's group at x + j·xstride. Adds the group to a. Decode
- * prefetches as group() does: each row's group (one line per run) the q4 distance,
- * 2 tiles ahead, and again twice as far (docs/performance.md). */
-INLINE void lane_group(int two, int R, int T, uint32_t m, const uint8_t *wq, size_t stride,
-                       const uint16_t *wd, size_t wd_stride, const g2_q4_xgroup *x, size_t xstride,
+/* One group of m (1..16) blocks of an R×T tile, its R rows in one row set: row i's
+ * runs at wq + 16m·i + 4m·run (a short group's runs are 4m bytes: masked loads read
+ * only those), its scales at wd + m·i; token j's group at x + j·xstride. Adds the
+ * group to a. Decode prefetches each row's group (one line per run) 8 rows ahead,
+ * i.e. row_bytes · 8 further on in the sets' one stream, and again twice as far
+ * (docs/performance.md), and the scales as far ahead as the weights. */
+INLINE void lane_group(int two, int R, int T, uint32_t m, const uint8_t *wq, const uint16_t *wd,
+                       size_t row_bytes, uint32_t nb, const g2_q4_xgroup *x, size_t xstride,
                        __m512 a[MAX_R][MAX_T]) {
     enum { NACC = 2 }; /* integer accumulators per pair and digit: [nibble] for T = 1, [0] else */
     const __mmask16 lanes = first16(m);
@@ -399,11 +400,11 @@ INLINE void lane_group(int two, int R, int T, uint32_t m, const uint8_t *wq, siz
         for (int i = 0; i < R; i++) {
             if (T != 1)
                 __asm__ volatile("" ::: "memory");
-            const uint8_t *p = wq + i * stride + (size_t)4 * m * run;
+            const uint8_t *p = wq + (size_t)16 * m * i + (size_t)4 * m * run;
             __m512i v = m == 16 ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi32(lanes, p);
             __asm__("" : "+v"(v)); /* one load, not a second one folded into the shift */
             if (T == 1 && R == MAX_R) {
-                const size_t ahead = 2 * MAX_R * stride;
+                const size_t ahead = 2 * MAX_R * row_bytes;
                 _mm_prefetch((const char *)(p + ahead), _MM_HINT_T1);
                 _mm_prefetch((const char *)(p + 2 * ahead), _MM_HINT_T2);
             }
@@ -433,11 +434,11 @@ INLINE void lane_group(int two, int R, int T, uint32_t m, const uint8_t *wq, siz
     }
 #pragma GCC unroll 4
     for (int i = 0; i < R; i++) {
-        const __m256i hd = m == 16 ? _mm256_loadu_si256((const __m256i *)(wd + i * wd_stride))
-                                   : _mm256_maskz_loadu_epi16(lanes, wd + i * wd_stride);
+        const __m256i hd = m == 16 ? _mm256_loadu_si256((const __m256i *)(wd + m * i))
+                                   : _mm256_maskz_loadu_epi16(lanes, wd + m * i);
         const __m512 dw = _mm512_cvtph_ps(hd);
-        if (T == 1 && R == MAX_R) /* the same row's scales, as far ahead as its weights */
-            _mm_prefetch((const char *)(wd + (i + 2 * MAX_R) * wd_stride), _MM_HINT_T1);
+        if (T == 1 && R == MAX_R && i % 2 == 0) /* two rows' scales a line */
+            _mm_prefetch((const char *)(wd + m * i + (size_t)2 * MAX_R * nb), _MM_HINT_T1);
 #pragma GCC unroll 2
         for (int j = 0; j < T; j++) {
             const g2_q4_xgroup *xj = x + j * xstride;
@@ -457,21 +458,28 @@ INLINE void lane_group(int two, int R, int T, uint32_t m, const uint8_t *wq, siz
  * chunks. */
 INLINE void lane_tile(int two, int R, int T, const g2_qmatrix *W, uint32_t r, const g2_q4_xgroup *x,
                       size_t xstride, uint32_t g0, uint32_t g1, __m512 acc[][MAX_T]) {
-    const size_t stride = (size_t)W->nb * (G2_QK / 2);
-    const uint8_t *wq = (const uint8_t *)W->qs + (size_t)r * stride + (size_t)g0 * GROUP * (G2_QK / 2);
-    const uint16_t *wd = W->d + (size_t)r * W->nb + (size_t)g0 * GROUP;
+    const uint32_t nb = W->nb, s0 = r - r % G2_Q4_ROW_SET;
+    const uint32_t n = W->rows - s0 < G2_Q4_ROW_SET ? W->rows - s0 : G2_Q4_ROW_SET;
+    const size_t row_bytes = (size_t)nb * (G2_QK / 2);
+    /* row r's group g0 in its set (lib/tensor/quant.h); the set's full groups are
+     * n · 256 bytes and n · 16 scales apart */
+    const uint8_t *wq = (const uint8_t *)W->qs + g2_q4_byte_at(W->rows, nb, r, g0 * GROUP, 0);
+    const uint16_t *wd = W->d + g2_q4_scale_at(W->rows, nb, r, g0 * GROUP);
     __m512 a[MAX_R][MAX_T];
 #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
 #pragma GCC unroll 4
         for (int j = 0; j < T; j++)
             a[i][j] = acc[i][j];
-    const uint32_t full = W->nb / GROUP < g1 ? W->nb / GROUP : g1;
+    const uint32_t full = nb / GROUP < g1 ? nb / GROUP : g1;
     uint32_t g = g0;
-    for (; g < full; g++, wq += GROUP * (G2_QK / 2), wd += GROUP, x++)
-        lane_group(two, R, T, GROUP, wq, stride, wd, W->nb, x, xstride, a);
-    if (g < g1)
-        lane_group(two, R, T, W->nb - g * GROUP, wq, stride, wd, W->nb, x, xstride, a);
+    for (; g < full; g++, wq += (size_t)n * GROUP * (G2_QK / 2), wd += (size_t)n * GROUP, x++)
+        lane_group(two, R, T, GROUP, wq, wd, row_bytes, nb, x, xstride, a);
+    if (g < g1) { /* the short last group (its rows before r are short too) */
+        wq = (const uint8_t *)W->qs + g2_q4_byte_at(W->rows, nb, r, g * GROUP, 0);
+        wd = W->d + g2_q4_scale_at(W->rows, nb, r, g * GROUP);
+        lane_group(two, R, T, nb - g * GROUP, wq, wd, row_bytes, nb, x, xstride, a);
+    }
 #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
 #pragma GCC unroll 4
@@ -602,8 +610,8 @@ static void gemm_q4(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact
                     for (uint32_t j = 0; j < T; j++)
                         g2_q4_xgroups(A, t + j, g0, g1, xq + j * chunk);
                 }
-                for (uint32_t r = rb; r < re;) {
-                    const int one = re - r < MAX_R;
+                for (uint32_t r = rb; r < re;) { /* 4-row tiles on whole row sets */
+                    const int one = r % G2_Q4_ROW_SET != 0 || re - r < MAX_R;
                     tiles[one][T - 1](W, r, x, xstride, g0, g1, &acc[r - rb]);
                     r += one ? 1 : MAX_R;
                 }

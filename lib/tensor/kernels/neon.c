@@ -38,10 +38,15 @@
  * The layout is done per call, by token, in chunks of 16 groups into a stack buffer
  * shared by a batch of 32 rows (about 41 KB of stack with the accumulators, which
  * carry across chunks). Tiles: 4 rows × 2 tokens at most (decode 4×1), the token
- * tiles outside the row tiles. A ragged last group (m < 16) runs on zero-padded
- * copies of its weights and scales, so no load passes a row's end; only its quarters
- * with blocks run, and in those the absent blocks' activations and scales are zero
- * (fmaf(0, 0, acc) = acc). */
+ * tiles outside the row tiles. The rows go in sets of 4 (quant.h), each set group by
+ * group: a set's group g holds its rows' groups one after another (16m bytes and m
+ * scales each), so a 4-row tile takes exactly one whole set (r % 4 = 0, 4 rows left)
+ * and reads its rows at a stride of 16m bytes and m scales, one run of memory per
+ * group; rows before the first set boundary and those of a partial last set run in
+ * 1-row tiles. A ragged last group (m < 16) runs on zero-padded copies of its
+ * weights and scales, so no load passes a row's group (or the matrix end); only its
+ * quarters with blocks run, and in those the absent blocks' activations and scales
+ * are zero (fmaf(0, 0, acc) = acc). */
 #include <arm_neon.h>
 #include <string.h>
 
@@ -56,6 +61,8 @@
 #define GROUP 16                   /* blocks per q4 group */
 #define CHUNK_GROUPS 16            /* q4 groups per laid-out chunk of activations: 256 blocks */
 #define ROW_BATCH 32               /* rows whose q4 accumulators carry across chunks at once */
+
+_Static_assert(MAX_R == G2_Q4_ROW_SET && ROW_BATCH % MAX_R == 0, "a 4-row q4 tile is one set of rows");
 
 /* ---- activations ------------------------------------------------------------ */
 
@@ -350,26 +357,31 @@ INLINE void q4_quarter(int two, int R, int T, const uint8_t *w, size_t w_stride,
 
 /* Rows [r, r+R) × the T tokens laid out in xg (token j's groups at xg + j ·
  * xstride) over groups [c0, c1): acc[i][j] holds the pair's accumulators, carried
- * across chunks. */
+ * across chunks. R = 4 only for a whole set of rows (r % 4 = 0, r + 4 ≤ rows). */
 INLINE void q4_tile(int two, int R, int T, const g2_qmatrix *W, uint32_t r, const g2_q4_xgroup *xg,
                     size_t xstride, uint32_t c0, uint32_t c1, float32x4_t acc[][MAX_T][NACC]) {
     static const int8_t codebook[16] = G2_Q4_CODEBOOK;
     const int8x16_t levels = vld1q_s8(codebook);
     const uint32_t nb = W->nb;
-    const size_t stride = (size_t)nb * (G2_QK / 2);
+    /* row r is row i0 of the set of n rows from s0; a 4-row tile is a whole set (i0 = 0, n = 4) */
+    const uint32_t s0 = r - r % G2_Q4_ROW_SET, i0 = r - s0;
+    const uint32_t n = W->rows - s0 < G2_Q4_ROW_SET ? W->rows - s0 : G2_Q4_ROW_SET;
+    const uint8_t *set = (const uint8_t *)W->qs + (size_t)s0 * nb * (G2_QK / 2);
+    const uint16_t *set_d = W->d + (size_t)s0 * nb;
     for (uint32_t g = c0; g < c1; g++, xg++) {
         const uint32_t m = nb - GROUP * g < GROUP ? nb - GROUP * g : GROUP;
-        const uint8_t *w = (const uint8_t *)W->qs + (size_t)r * stride + (size_t)GROUP * (G2_QK / 2) * g;
-        const uint16_t *wd = W->d + (size_t)r * nb + GROUP * g;
-        size_t w_stride = stride, wd_stride = nb;
+        /* the set's group g: its n rows' groups one after another, 16m bytes and m scales each */
+        const uint8_t *w = set + (size_t)n * GROUP * (G2_QK / 2) * g + (size_t)i0 * m * (G2_QK / 2);
+        const uint16_t *wd = set_d + (size_t)n * GROUP * g + i0 * m;
+        size_t w_stride = (size_t)m * (G2_QK / 2), wd_stride = m;
         uint8_t pq[MAX_R][GROUP * G2_QK / 2];
         uint16_t pd[MAX_R][GROUP];
-        if (m < GROUP) { /* the last row's group ends the allocation: read copies */
+        if (m < GROUP) { /* the last set's last group ends the allocation: read copies */
             memset(pq, 0, sizeof pq);
             memset(pd, 0, sizeof pd);
             for (int i = 0; i < R; i++) {
-                memcpy(pq[i], w + i * stride, (size_t)m * (G2_QK / 2));
-                memcpy(pd[i], wd + i * nb, m * sizeof(uint16_t));
+                memcpy(pq[i], w + i * w_stride, w_stride);
+                memcpy(pd[i], wd + i * wd_stride, m * sizeof(uint16_t));
             }
             w = &pq[0][0];
             w_stride = sizeof pq[0];
@@ -421,7 +433,8 @@ static void prepare_act(g2_qact *A, uint32_t n_tok) {
 
 /* Rows in batches of ROW_BATCH; per batch, tokens in tiles of up to MAX_T; per token
  * tile, groups in chunks laid out once (g2_q4_xgroups) and shared by the batch's rows
- * (tiles of 4, 1 at a ragged end), or all groups as prepare_act left them. */
+ * (tiles of 4 for whole sets, 1 before the first set boundary and in a partial set),
+ * or all groups as prepare_act left them. */
 static void gemm_q4(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact *A, uint32_t n_tok, float *y,
                     size_t y_stride) {
     q4_tile_fn *const(*tiles)[MAX_T] = q4_tiles[A->digits != 1];
@@ -430,8 +443,10 @@ static void gemm_q4(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact
     const uint32_t ng = G2_Q4_GROUPS(W->nb);
     const int prepared = A->tiles_tok == n_tok && A->tiles && A->digits == 1;
     const uint32_t chunk = prepared ? ng : CHUNK_GROUPS;
-    for (uint32_t rb = r0; rb < r1; rb += ROW_BATCH) {
-        const uint32_t re = r1 - rb < ROW_BATCH ? r1 : rb + ROW_BATCH;
+    for (uint32_t rb = r0, re; rb < r1; rb = re) {
+        /* batches end on set boundaries: ROW_BATCH rows but for an unaligned first and the last */
+        const uint32_t end = rb - rb % MAX_R + ROW_BATCH;
+        re = r1 < end ? r1 : end;
         for (uint32_t t = 0; t < n_tok; t += MAX_T) {
             const uint32_t T = n_tok - t < MAX_T ? n_tok - t : MAX_T;
             for (uint32_t i = 0; i < re - rb; i++)
@@ -450,7 +465,8 @@ static void gemm_q4(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact
                         g2_q4_xgroups(A, t + j, c0, c1, xg + j * CHUNK_GROUPS);
                 }
                 for (uint32_t r = rb; r < re;) {
-                    const int one = re - r < MAX_R;
+                    /* 4 rows only as one whole set: a set starts at r and re ≤ r1 ≤ rows */
+                    const int one = r % MAX_R != 0 || re - r < MAX_R;
                     tiles[one][T - 1](W, r, x, xstride, c0, c1, &acc[r - rb]);
                     r += one ? 1 : MAX_R;
                 }

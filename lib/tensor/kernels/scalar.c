@@ -93,15 +93,15 @@ static void gemm_q4(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact
                     size_t y_stride) {
     for (uint32_t r = r0; r < r1; r++)
         for (uint32_t t = 0; t < n_tok; t++) {
-            const uint8_t *w = (const uint8_t *)W->qs + (size_t)r * W->nb * (G2_QK / 2);
+            const uint8_t *w = (const uint8_t *)W->qs;
             const int8_t *hi = A->qs + (size_t)t * A->nb * G2_QK, *lo = A->ql + (size_t)t * A->nb * G2_QK;
             accumulator acc = {{0}};
             for (uint32_t b = 0; b < W->nb; b++) {
                 const size_t at = (size_t)b * G2_QK;
-                uint8_t block[G2_QK / 2]; /* gathered from the row's lane order */
+                uint8_t block[G2_QK / 2]; /* gathered from the row sets' lane order */
                 for (uint32_t j = 0; j < G2_QK / 2; j++)
-                    block[j] = w[g2_q4_byte_at(W->nb, b, j)];
-                accumulate(&acc, b, block_dot_q4(block, hi + at, lo + at), W->d[(size_t)r * W->nb + b],
+                    block[j] = w[g2_q4_byte_at(W->rows, W->nb, r, b, j)];
+                accumulate(&acc, b, block_dot_q4(block, hi + at, lo + at), W->d[g2_q4_scale_at(W->rows, W->nb, r, b)],
                            A->d[(size_t)t * A->nb + b]);
             }
             y[(size_t)t * y_stride + r] = reduce(&acc);
