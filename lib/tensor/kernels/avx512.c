@@ -259,7 +259,7 @@ INLINE void group(int two, int R, int T, uint32_t nblk, const uint8_t *wq, size_
          * and each row's weights once (not again as the shift's memory operand). Zen 4
          * issues one 512-bit load per cycle, and with memory operands a row's step took
          * four; q4 tiles on data in L2 ran about 6% faster (median of 7 alternating
-         * pairs, 0.99-1.12), q8 2-3% (docs/performance.md, section 7). */
+         * pairs, 0.99-1.12), q8 2-3% (docs/performance-results.md, section 2). */
         xstep xl;
         if (T == 1 && n) {
             __asm__ volatile("" ::: "memory");
