@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* gemma2 convert: checks a Hugging Face checkpoint against the Gemma 2 layout
  * (model/layout.h), then streams its tensors, converted to the output type, into a
- * format v1 file. Only one chunk of weights is in memory at a time. */
+ * format v2 file. Only one chunk of weights is in memory at a time. */
 #include "convert.h"
 #include "runtime/errbuf.h"
 
