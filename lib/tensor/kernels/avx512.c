@@ -542,6 +542,20 @@ static void prepare_act(g2_qact *A, uint32_t n_tok) {
 
 /* ---- the calls ------------------------------------------------------------------------ */
 
+INLINE void zero_acc(__m512 acc[][MAX_T], uint32_t rows) {
+    for (uint32_t i = 0; i < rows; i++)
+        for (uint32_t j = 0; j < MAX_T; j++)
+            acc[i][j] = _mm512_setzero_ps();
+}
+
+/* y[j·y_stride + i] = the canonical sum of acc[i][j], its lanes in block order (q4) or
+ * in group order (q8). */
+INLINE void store_sums(int block_order, __m512 acc[][MAX_T], uint32_t rows, uint32_t T, float *y, size_t y_stride) {
+    for (uint32_t i = 0; i < rows; i++)
+        for (uint32_t j = 0; j < T; j++)
+            y[(size_t)j * y_stride + i] = block_order ? ordered_sum(acc[i][j]) : canonical_sum(acc[i][j]);
+}
+
 /* Rows in batches of ROW_BATCH; per batch, tokens in tiles of up to MAX_T; per token
  * tile, blocks in chunks prepared once and shared by the batch's rows (tiles of 4, 1
  * at a ragged end), or all blocks as prepare_act left them. by_digits[A->digits !=
@@ -559,9 +573,7 @@ static void gemm_q8(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact
         const uint32_t re = r1 - rb < ROW_BATCH ? r1 : rb + ROW_BATCH;
         for (uint32_t t = 0; t < n_tok; t += MAX_T) {
             const uint32_t T = n_tok - t < MAX_T ? n_tok - t : MAX_T;
-            for (uint32_t i = 0; i < re - rb; i++)
-                for (uint32_t j = 0; j < MAX_T; j++)
-                    acc[i][j] = _mm512_setzero_ps();
+            zero_acc(acc, re - rb);
             for (uint32_t c0 = 0; c0 < nb; c0 += chunk) {
                 const uint32_t c1 = nb - c0 < chunk ? nb : c0 + chunk;
                 const xstep *cs = prepared ? prepared_steps(A) : xs;
@@ -574,9 +586,7 @@ static void gemm_q8(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact
                     r += one ? 1 : MAX_R;
                 }
             }
-            for (uint32_t i = 0; i < re - rb; i++)
-                for (uint32_t j = 0; j < T; j++)
-                    y[(size_t)(t + j) * y_stride + rb + i] = canonical_sum(acc[i][j]);
+            store_sums(0, acc, re - rb, T, y + (size_t)t * y_stride + rb, y_stride);
         }
     }
 }
@@ -596,9 +606,7 @@ static void gemm_q4(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact
         const uint32_t re = r1 - rb < ROW_BATCH ? r1 : rb + ROW_BATCH;
         for (uint32_t t = 0; t < n_tok; t += MAX_T) {
             const uint32_t T = n_tok - t < MAX_T ? n_tok - t : MAX_T;
-            for (uint32_t i = 0; i < re - rb; i++)
-                for (uint32_t j = 0; j < MAX_T; j++)
-                    acc[i][j] = _mm512_setzero_ps();
+            zero_acc(acc, re - rb);
             for (uint32_t g0 = 0; g0 < ng; g0 += chunk) {
                 const uint32_t g1 = ng - g0 < chunk ? ng : g0 + chunk;
                 const g2_q4_xgroup *x = xq;
@@ -616,9 +624,7 @@ static void gemm_q4(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact
                     r += one ? 1 : MAX_R;
                 }
             }
-            for (uint32_t i = 0; i < re - rb; i++)
-                for (uint32_t j = 0; j < T; j++)
-                    y[(size_t)(t + j) * y_stride + rb + i] = ordered_sum(acc[i][j]);
+            store_sums(1, acc, re - rb, T, y + (size_t)t * y_stride + rb, y_stride);
         }
     }
 }
