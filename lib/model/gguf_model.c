@@ -314,8 +314,9 @@ static gemma2_status map_tensors(const g2_gguf *g, gemma2_model *m, plan *p) {
 
 /* ---- conversion, in parallel over row ranges ----------------------------------- */
 
-#define CHUNK_VALUES ((uint64_t)1 << 20) /* floats of scratch per work item: a row of the widest FFN */
-_Static_assert(G2_MAX_FFN <= CHUNK_VALUES && G2_MAX_HIDDEN <= CHUNK_VALUES, "a row must fit the scratch");
+/* Values per work item: about this many, in whole row sets (G2_Q_ROW_SET rows), as
+ * the q8 layout wants; wider rows make items of one set. */
+#define CHUNK_VALUES ((uint64_t)1 << 20)
 
 typedef struct chunk {
     uint32_t tensor;
@@ -328,6 +329,7 @@ typedef struct convert_job {
     const uint8_t *data; /* the GGUF data section */
     chunk *chunks;
     size_t n_chunks;
+    uint64_t max_values; /* the largest item's values */
     atomic_size_t next;
     atomic_size_t next_digest;
     gemma2_status *status; /* per tensor */
@@ -347,15 +349,19 @@ static gemma2_status convert_rows(const convert_job *job, const chunk *c, float 
             bad |= (b[2 * i + 1] & 0x7Fu) == 0x7Fu && (b[2 * i] & 0x80u); /* exponent all ones */
         return bad ? GEMMA2_ERR_FORMAT : GEMMA2_OK;
     }
-    if (t->type == G2_TYPE_Q8) {
-        const uint64_t nb = cols / G2_QK, rows = t->dims[0];
-        int8_t *qs = (int8_t *)dst + c->row0 * cols;
-        uint16_t *d = (uint16_t *)(dst + rows * cols) + c->row0 * nb;
-        if (g2_ggml_to_q8(s->type, src, n, qs, d))
+    if (t->type == G2_TYPE_Q8) { /* c->row0 starts a row set: make_chunks */
+        const uint32_t nb = (uint32_t)(cols / G2_QK), rows = (uint32_t)t->dims[0];
+        int8_t *qs = (int8_t *)dst, *staged_qs = (int8_t *)(scratch + job->max_values);
+        uint16_t *d = (uint16_t *)(dst + (uint64_t)rows * cols);
+        uint16_t *staged_d = (uint16_t *)(void *)(staged_qs + job->max_values);
+        if (g2_ggml_to_q8(s->type, src, n, staged_qs, staged_d)) { /* row-major → the layout */
+            g2_q8_place_rows(staged_qs, staged_d, rows, nb, c->row0, c->rows, qs, d);
             return GEMMA2_OK;
+        }
         if (g2_ggml_dequantize(s->type, src, n, scratch) != 0)
             return GEMMA2_ERR_FORMAT;
-        g2_quantize_q8(scratch, c->rows, (uint32_t)cols, qs, d);
+        g2_quantize_q8(scratch, c->rows, (uint32_t)cols, qs + g2_q8_byte_at(rows, nb, c->row0, 0, 0),
+                       d + g2_q_scale_at(rows, nb, c->row0, 0));
         return GEMMA2_OK;
     }
     float *out = (float *)dst + c->row0 * cols;
@@ -373,7 +379,9 @@ static void convert_task(void *arg, int thread_index, int n_threads) {
     float *scratch = NULL;
     for (size_t i; (i = g2_claim(&job->next, 1)) < job->n_chunks;) {
         const chunk *c = &job->chunks[i];
-        if (!scratch && !(scratch = g2_malloc(CHUNK_VALUES * sizeof *scratch))) {
+        /* max_values floats, then room to stage an item's q8 quants and scales */
+        if (!scratch && !(scratch = g2_malloc(job->max_values * (sizeof(float) + 1) +
+                                              job->max_values / G2_QK * sizeof(uint16_t)))) {
             job->status[c->tensor] = GEMMA2_ERR_OUT_OF_MEMORY;
             continue;
         }
@@ -400,7 +408,9 @@ static gemma2_status make_chunks(convert_job *job) {
         n = 0;
         for (uint32_t i = 0; i < m->n_tensors; i++) {
             const uint64_t cols = job->p->src[i].ne[0], rows = job->p->src[i].ne[1];
-            const uint64_t per = CHUNK_VALUES / cols; /* >= 1: shapes were checked against the config */
+            uint64_t per = CHUNK_VALUES / cols - CHUNK_VALUES / cols % G2_Q_ROW_SET;
+            per = per ? per : G2_Q_ROW_SET;
+            job->max_values = per * cols > job->max_values ? per * cols : job->max_values;
             for (uint64_t r = 0; r < rows; r += per, n++)
                 if (pass)
                     job->chunks[n] = (chunk){i, (uint32_t)r, (uint32_t)(rows - r < per ? rows - r : per)};
@@ -409,6 +419,7 @@ static gemma2_status make_chunks(convert_job *job) {
             return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory planning the GGUF conversion");
     }
     job->n_chunks = n;
+    job->max_values = (job->max_values + 63) & ~(uint64_t)63; /* the staged scales stay aligned */
     return GEMMA2_OK;
 }
 

@@ -13,16 +13,18 @@
  *       f16   d[rows * nb]             of a block holds q[j] (low nibble) and q[j+16]
  *                                      (high nibble)                    4.5 bits/weight
  *
- * A q4 row's blocks go in groups of 16 (a row's last group has m = nb % 16 blocks
- * when that is not 0), and within a group the bytes are in lane order: byte j of
- * block 16g + k is at byte 4m·(j / 4) + 4k + j % 4 of the group's 16m bytes. So bytes
- * 4i..4i+3 of the group's blocks sit side by side, one 32-bit lane per block: a
- * 64-byte vector holds them for 16 blocks, an int8 dot product over a lane's 4 bytes
- * stays within one block, and lane k is the canonical lane b % 16 below. The rows go
- * in sets of 4 (the last set has the rows left over, n of them), and a set stores its
- * rows group by group: group g of all n rows, then group g + 1, so a kernel reading 4
- * rows streams one run of memory. The scales are interleaved the same way, m per row
- * and group (g2_q4_byte_at, g2_q4_scale_at).
+ * Both types store their rows the same way (format version 3; q4 since version 2).
+ * A row's blocks go in groups of 16 (a row's last group has m = nb % 16 blocks when
+ * that is not 0), and within a group the bytes are in lane order: byte j of block
+ * 16g + k is at byte 4m·(j / 4) + 4k + j % 4 of the group's B·m bytes (B, the bytes
+ * per block: 32 for q8, 16 for q4). So bytes 4i..4i+3 of the group's blocks sit side
+ * by side, one 32-bit lane per block: a 64-byte vector holds them for 16 blocks, an
+ * int8 dot product over a lane's 4 bytes stays within one block, and lane k is the
+ * canonical lane b % 16 below. The rows go in sets of 4 (the last set has the rows
+ * left over, n of them), and a set stores its rows group by group: group g of all n
+ * rows, then group g + 1, so a kernel reading 4 rows streams one run of memory. The
+ * scales are interleaved the same way, m per row and group (g2_q_byte_at,
+ * g2_q_scale_at).
  *
  * K is a fixed non-uniform 16-level codebook (int8, ascending, symmetric): the Lloyd-Max
  * levels of weights normalised by their block's largest |w|, which leave about 0.78 of
@@ -69,21 +71,31 @@
 
 static inline uint32_t g2_q_blocks(uint32_t cols) { return (cols + G2_QK - 1) / G2_QK; }
 
-/* q4 rows per set (see above). */
-#define G2_Q4_ROW_SET 4
+/* Rows per set (see above). */
+#define G2_Q_ROW_SET 4
 
-/* In a q4 matrix [rows, nb blocks]: the offset of byte j (0..15) of block b of row r
- * from the start of the quants, and of that block's scale from the start of the
- * scales (in scales). */
-static inline size_t g2_q4_byte_at(uint32_t rows, uint32_t nb, uint32_t r, uint32_t b, uint32_t j) {
-    const uint32_t s0 = r - r % G2_Q4_ROW_SET, n = rows - s0 < G2_Q4_ROW_SET ? rows - s0 : G2_Q4_ROW_SET;
+/* In a quantized matrix [rows, nb blocks] of block_bytes bytes per block (32: q8,
+ * 16: q4): the offset of byte j (0..block_bytes − 1) of block b of row r from the
+ * start of the quants, and of that block's scale from the start of the scales (in
+ * scales). */
+static inline size_t g2_q_byte_at(uint32_t block_bytes, uint32_t rows, uint32_t nb, uint32_t r, uint32_t b,
+                                  uint32_t j) {
+    const uint32_t s0 = r - r % G2_Q_ROW_SET, n = rows - s0 < G2_Q_ROW_SET ? rows - s0 : G2_Q_ROW_SET;
     const uint32_t g = b / 16, k = b % 16, m = nb - 16 * g < 16 ? nb - 16 * g : 16;
-    return (size_t)s0 * nb * 16 + (size_t)n * 256 * g + (size_t)(r - s0) * 16 * m + (size_t)4 * m * (j / 4) +
-           4 * k + j % 4;
+    return (size_t)block_bytes * ((size_t)s0 * nb + (size_t)n * 16 * g + (size_t)(r - s0) * m) +
+           (size_t)4 * m * (j / 4) + 4 * k + j % 4;
 }
 
-static inline size_t g2_q4_scale_at(uint32_t rows, uint32_t nb, uint32_t r, uint32_t b) {
-    const uint32_t s0 = r - r % G2_Q4_ROW_SET, n = rows - s0 < G2_Q4_ROW_SET ? rows - s0 : G2_Q4_ROW_SET;
+static inline size_t g2_q8_byte_at(uint32_t rows, uint32_t nb, uint32_t r, uint32_t b, uint32_t j) {
+    return g2_q_byte_at(G2_QK, rows, nb, r, b, j);
+}
+
+static inline size_t g2_q4_byte_at(uint32_t rows, uint32_t nb, uint32_t r, uint32_t b, uint32_t j) {
+    return g2_q_byte_at(G2_QK / 2, rows, nb, r, b, j);
+}
+
+static inline size_t g2_q_scale_at(uint32_t rows, uint32_t nb, uint32_t r, uint32_t b) {
+    const uint32_t s0 = r - r % G2_Q_ROW_SET, n = rows - s0 < G2_Q_ROW_SET ? rows - s0 : G2_Q_ROW_SET;
     const uint32_t g = b / 16, k = b % 16, m = nb - 16 * g < 16 ? nb - 16 * g : 16;
     return (size_t)s0 * nb + (size_t)n * 16 * g + (size_t)(r - s0) * m + k;
 }
@@ -119,30 +131,31 @@ typedef struct g2_qact {
     uint32_t tiles_tok;
 } g2_qact;
 
-/* One token's activations for one group of 16 blocks in the q4 lane order, for
- * kernels that multiply a q4 group's 32-bit lanes (g2_q4_xgroups fills it):
- * hi[4h + i][4k + e] is the hi digit of element 16h + 4i + e of block k (the partner
- * of the low nibbles for h = 0, of the high ones for h = 1), lo the same for the lo
- * digits (zero when A->digits is 1); dx[k] and corr[k] = −128 · sum of block k.
+/* One token's activations for one group of 16 blocks in the lane order, for kernels
+ * that multiply a group's 32-bit lanes (g2_xgroups fills it): hi[v][4k + e] is the hi
+ * digit of element 4v + e of block k, lo the same for the lo digits (zero when
+ * A->digits is 1); dx[k] and corr[k] = −128 · sum of block k. So hi[v] meets run v of
+ * a q8 group (bytes 4v..4v+3 of each block), and for q4, run i's low nibbles meet
+ * hi[i] and its high nibbles hi[4 + i] (elements 16 + 4i + e).
  * Blocks past the input's end are zero throughout. 1152 bytes. */
-typedef struct g2_q4_xgroup {
+typedef struct g2_xgroup {
     _Alignas(64) int8_t hi[8][64];
     int8_t lo[8][64];
     float dx[16];
     int32_t corr[16];
-} g2_q4_xgroup;
+} g2_xgroup;
 
-#define G2_Q4_GROUPS(nb) (((size_t)(nb) + 15) / 16)
+#define G2_Q_GROUPS(nb) (((size_t)(nb) + 15) / 16)
 
 /* Room for the tile layouts of n_tok tokens of nb blocks, with 64 bytes to align:
  * amx's tiles of 16 tokens, each block 2 digits × 512 bytes and 16 scales; or n_tok
- * tokens' g2_q4_xgroup, after which one decode token's steps for q8 fit too. */
+ * tokens' g2_xgroup. */
 #define G2_ACT_TILES(n_tok) (((size_t)(n_tok) + 15) / 16)
-#define G2_ACT_TILE_BYTES(n_tok, nb) (G2_ACT_TILES(n_tok) * 16u * G2_Q4_GROUPS(nb) * sizeof(g2_q4_xgroup) + 64u)
+#define G2_ACT_TILE_BYTES(n_tok, nb) (G2_ACT_TILES(n_tok) * 16u * G2_Q_GROUPS(nb) * sizeof(g2_xgroup) + 64u)
 #define G2_ACT_TILE_FLOATS(n_tok, nb) (G2_ACT_TILES(n_tok) * (nb)*16u)
 
-/* Token t's groups [g0, g1) of A in the q4 lane order → out[0 .. g1 − g0). */
-void g2_q4_xgroups(const g2_qact *A, uint32_t t, uint32_t g0, uint32_t g1, g2_q4_xgroup *out);
+/* Token t's groups [g0, g1) of A in the lane order → out[0 .. g1 − g0). */
+void g2_xgroups(const g2_qact *A, uint32_t t, uint32_t g0, uint32_t g1, g2_xgroup *out);
 
 /* One instruction set's kernels. Every table computes the function above bit for bit
  * (tests/kernels compares each with the scalar table). */
@@ -187,9 +200,13 @@ uint16_t g2_f32_to_f16(float f);
 /* Weight quantization (converter side, scalar): row-major float weights [rows, cols]
  * → the layout above. q4 picks each block's scale and levels to minimise the squared
  * error. A matrix may be quantized in parts of whole rows, each written at its rows'
- * offsets; for q4 each part but the last must have a multiple of G2_Q4_ROW_SET rows. */
+ * offsets; each part but the last must have a multiple of G2_Q_ROW_SET rows. */
 void g2_quantize_q8(const float *w, uint64_t rows, uint32_t cols, int8_t *qs, uint16_t *d);
 void g2_quantize_q4(const float *w, uint64_t rows, uint32_t cols, uint8_t *qs, uint16_t *d);
+/* Rows [row0, row0 + n) of a q8 matrix [rows, nb blocks], given row-major (src_qs:
+ * n · nb · 32 quants, src_d: n · nb scales) → their places in the layout at qs, d. */
+void g2_q8_place_rows(const int8_t *src_qs, const uint16_t *src_d, uint32_t rows, uint32_t nb, uint32_t row0,
+                      uint32_t n, int8_t *qs, uint16_t *d);
 /* Dequantizes one row (cols floats) of a quantized matrix. */
 void g2_dequantize_row(const g2_qmatrix *W, uint32_t type_q4, uint32_t row, float *out);
 

@@ -72,7 +72,21 @@ void g2_quantize_q8(const float *w, uint64_t rows, uint32_t cols, int8_t *qs, ui
     for (uint64_t r = 0; r < rows; r++)
         for (uint32_t b = 0; b < nb; b++) {
             uint32_t len = cols - b * G2_QK < G2_QK ? cols - b * G2_QK : G2_QK;
-            q8_block(w + r * cols + (size_t)b * G2_QK, len, qs + (r * nb + b) * G2_QK, d + r * nb + b);
+            int8_t q[G2_QK];
+            q8_block(w + r * cols + (size_t)b * G2_QK, len, q, d + g2_q_scale_at((uint32_t)rows, nb, (uint32_t)r, b));
+            for (uint32_t j = 0; j < G2_QK; j++) /* row sets, lane order */
+                qs[g2_q8_byte_at((uint32_t)rows, nb, (uint32_t)r, b, j)] = q[j];
+        }
+}
+
+void g2_q8_place_rows(const int8_t *src_qs, const uint16_t *src_d, uint32_t rows, uint32_t nb, uint32_t row0,
+                      uint32_t n, int8_t *qs, uint16_t *d) {
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t b = 0; b < nb; b++) {
+            const size_t at = (size_t)i * nb + b;
+            d[g2_q_scale_at(rows, nb, row0 + i, b)] = src_d[at];
+            for (uint32_t j = 0; j < G2_QK; j++)
+                qs[g2_q8_byte_at(rows, nb, row0 + i, b, j)] = src_qs[at * G2_QK + j];
         }
 }
 
@@ -169,15 +183,14 @@ void g2_quantize_q4(const float *w, uint64_t rows, uint32_t cols, uint8_t *qs, u
             uint32_t len = cols - b * G2_QK < G2_QK ? cols - b * G2_QK : G2_QK;
             uint8_t bytes[G2_QK / 2];
             q4_block(&table, w + r * cols + (size_t)b * G2_QK, len, bytes,
-                     d + g2_q4_scale_at((uint32_t)rows, nb, (uint32_t)r, b));
+                     d + g2_q_scale_at((uint32_t)rows, nb, (uint32_t)r, b));
             for (uint32_t j = 0; j < G2_QK / 2; j++) /* row sets, lane order */
                 qs[g2_q4_byte_at((uint32_t)rows, nb, (uint32_t)r, b, j)] = bytes[j];
         }
 }
 void g2_dequantize_row(const g2_qmatrix *W, uint32_t type_q4, uint32_t row, float *out) {
     for (uint32_t b = 0; b < W->nb; b++) {
-        const size_t at = type_q4 ? g2_q4_scale_at(W->rows, W->nb, row, b) : (size_t)row * W->nb + b;
-        const float d = g2_f16_to_f32(W->d[at]);
+        const float d = g2_f16_to_f32(W->d[g2_q_scale_at(W->rows, W->nb, row, b)]);
         for (uint32_t i = 0; i < G2_QK; i++) {
             uint32_t col = b * G2_QK + i;
             if (col >= W->cols)
@@ -188,7 +201,7 @@ void g2_dequantize_row(const g2_qmatrix *W, uint32_t type_q4, uint32_t row, floa
                     ((const uint8_t *)W->qs)[g2_q4_byte_at(W->rows, W->nb, row, b, i % (G2_QK / 2))];
                 q = (float)g2_q4_levels[i < G2_QK / 2 ? byte & 0x0F : byte >> 4];
             } else {
-                q = (float)((const int8_t *)W->qs)[((size_t)row * W->nb + b) * G2_QK + i];
+                q = (float)((const int8_t *)W->qs)[g2_q8_byte_at(W->rows, W->nb, row, b, i)];
             }
             out[col] = d * q;
         }

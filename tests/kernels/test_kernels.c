@@ -258,7 +258,7 @@ static double exact_dot(const test_case *c, int q4, uint32_t r, uint32_t t, doub
             idot += p;
             iabs += p < 0 ? -p : p;
         }
-        const size_t at = q4 ? g2_q4_scale_at(c->rows, c->nb, r, b) : (size_t)r * c->nb + b;
+        const size_t at = q4 ? g2_q_scale_at(c->rows, c->nb, r, b) : (size_t)r * c->nb + b;
         const double s = (double)g2_f16_to_f32(c->wd[at]) * c->A.d[(size_t)t * c->nb + b];
         dot += s * (double)idot;
         mag += fabs(s) * (double)iabs;

@@ -313,8 +313,8 @@ static int write_quantized(g2_model_writer *w, const tensor_job *job, progress *
     const int q4 = job->out_type == G2_TYPE_Q4;
     const size_t block_bytes = q4 ? G2_QK / 2 : G2_QK;
     uint64_t chunk_rows = CHUNK_ELEMS / cols ? CHUNK_ELEMS / cols : 1;
-    if (q4) /* whole row sets (lib/tensor/quant.h) */
-        chunk_rows = chunk_rows < G2_Q4_ROW_SET ? G2_Q4_ROW_SET : chunk_rows - chunk_rows % G2_Q4_ROW_SET;
+    /* whole row sets (lib/tensor/quant.h) */
+    chunk_rows = chunk_rows < G2_Q_ROW_SET ? G2_Q_ROW_SET : chunk_rows - chunk_rows % G2_Q_ROW_SET;
     float *f = malloc(chunk_rows * cols * sizeof *f);
     uint8_t *qs = malloc(chunk_rows * nb * block_bytes);
     uint16_t *d = malloc(rows * nb * sizeof *d);

@@ -141,12 +141,12 @@ static uint64_t tensor_bytes(const synth_tensor *t) {
     return t->rows * t->cols * g2_type_size(t->type);
 }
 
-/* Rows per chunk: whole rows, about CHUNK_ELEMS weights; for q4 whole row sets
- * (lib/tensor/quant.h). */
+/* Rows per chunk: whole rows, about CHUNK_ELEMS weights; for the quantized types
+ * whole row sets (lib/tensor/quant.h). */
 static uint64_t chunk_rows_of(const synth_tensor *t) {
     uint64_t r = CHUNK_ELEMS / t->cols;
-    if (t->type == G2_TYPE_Q4)
-        return r < G2_Q4_ROW_SET ? G2_Q4_ROW_SET : r - r % G2_Q4_ROW_SET;
+    if (g2_type_is_quantized(t->type))
+        return r < G2_Q_ROW_SET ? G2_Q_ROW_SET : r - r % G2_Q_ROW_SET;
     return r ? r : 1;
 }
 

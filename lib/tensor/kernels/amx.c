@@ -174,7 +174,7 @@ static void load_scales(int q4, const g2_qmatrix *W, uint32_t r, uint32_t R, uin
         const uint32_t b = l + 16 * (i0 + j);
         for (uint32_t i = 0; i < TILE; i++)
             h[i] = i >= R ? 0
-                   : q4   ? W->d[g2_q4_scale_at(W->rows, W->nb, r + i, b)]
+                   : q4   ? W->d[g2_q_scale_at(W->rows, W->nb, r + i, b)]
                           : W->d[(size_t)(r + i) * W->nb + b];
         _mm512_store_ps(dw[j], _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)h)));
     }

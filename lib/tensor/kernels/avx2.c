@@ -411,7 +411,7 @@ INLINE void group_q4(__m256 acc[DEC_R][MAX_T][2], int h, int lay, int R, int T, 
     __m256i s[DEC_R][MAX_T][2];
     if (T == 1) {
 #pragma GCC unroll 4
-        for (int i = 0; i < G2_Q4_ROW_SET; i++) {
+        for (int i = 0; i < G2_Q_ROW_SET; i++) {
             for (int l = 0; l < 2; l++)
                 _mm_prefetch((const char *)(pf + i * wq_stride + 64 * l), _MM_HINT_T0);
             _mm_prefetch((const char *)(pd + i * m), _MM_HINT_T0);
@@ -470,10 +470,10 @@ INLINE void tile(int lay, int R, int T, const g2_qmatrix *W, uint32_t r, const x
     /* q4: row r's group of blocks g0 .. g0+m-1 has its scales at o = s0·nb + n·g0 +
      * (r − s0)·m, its quants at 16·o (quant.h); the same for row r1, two rows on (the
      * next row's bytes follow this one's, too near to prefetch: measured), or the last */
-    const uint32_t s0 = r - r % G2_Q4_ROW_SET,
-                   n0 = W->rows - s0 < G2_Q4_ROW_SET ? W->rows - s0 : G2_Q4_ROW_SET;
-    const uint32_t r1 = r + 2 < W->rows ? r + 2 : W->rows - 1, s1 = r1 - r1 % G2_Q4_ROW_SET;
-    const uint32_t n1 = W->rows - s1 < G2_Q4_ROW_SET ? W->rows - s1 : G2_Q4_ROW_SET;
+    const uint32_t s0 = r - r % G2_Q_ROW_SET,
+                   n0 = W->rows - s0 < G2_Q_ROW_SET ? W->rows - s0 : G2_Q_ROW_SET;
+    const uint32_t r1 = r + 2 < W->rows ? r + 2 : W->rows - 1, s1 = r1 - r1 % G2_Q_ROW_SET;
+    const uint32_t n1 = W->rows - s1 < G2_Q_ROW_SET ? W->rows - s1 : G2_Q_ROW_SET;
     __m256 acc[DEC_R][MAX_T][2];
     for (int i = 0; i < R; i++)
         for (int j = 0; j < T; j++)

@@ -25,7 +25,7 @@
  *
  * q4 rows are stored in lane order (quant.h): a 64-byte run holds the same 4 bytes of
  * 16 blocks, one 32-bit lane per block, and the activations are laid out to match
- * (g2_q4_xgroup), so vpdpbusd sums whole blocks per lane and a group needs no
+ * (g2_xgroup), so vpdpbusd sums whole blocks per lane and a group needs no
  * reduction and no permute (below, "q4: one 32-bit lane per block").
  *
  * The per-token work (q8 parts, the −128·sum corrections and d_x in group order; q4
@@ -356,7 +356,7 @@ TILE_FNS(q8, 0)
 
 /* A q4 group's 4 runs of bytes (lib/tensor/quant.h: run i holds bytes 4i..4i+3 of
  * each block, lane k = block k) meet the activations in the same order
- * (g2_q4_xgroup): per run, vpdpbusd of the low nibbles' levels with hi[i] and of the
+ * (g2_xgroup): per run, vpdpbusd of the low nibbles' levels with hi[i] and of the
  * high ones' with hi[4 + i] (lo[...] for two digits) adds whole blocks per lane. After
  * the 4 runs lane k is block k's 256·Σu·hi + Σu·lo exactly, so the −128·sum
  * correction, one convert and one FMA add the group in the canonical lane order: no
@@ -371,7 +371,7 @@ TILE_FNS(q8, 0)
  * i.e. row_bytes · 8 further on in the sets' one stream, and again twice as far
  * (docs/performance.md), and the scales as far ahead as the weights. */
 INLINE void lane_group(int two, int R, int T, uint32_t m, const uint8_t *wq, const uint16_t *wd,
-                       size_t row_bytes, uint32_t nb, const g2_q4_xgroup *x, size_t xstride,
+                       size_t row_bytes, uint32_t nb, const g2_xgroup *x, size_t xstride,
                        __m512 a[MAX_R][MAX_T]) {
     enum { NACC = 2 }; /* integer accumulators per pair and digit: [nibble] for T = 1, [0] else */
     const __mmask16 lanes = first16(m);
@@ -412,7 +412,7 @@ INLINE void lane_group(int two, int R, int T, uint32_t m, const uint8_t *wq, con
             q4_levels(v, &w0, &w1);
 #pragma GCC unroll 2
             for (int j = 0; j < T; j++) {
-                const g2_q4_xgroup *xj = x + j * xstride;
+                const g2_xgroup *xj = x + j * xstride;
                 const int n = T == 1 ? 1 : 0;
                 if (T == 1) {
                     h[i][j][0] = _mm512_dpbusd_epi32(h[i][j][0], w0, x0);
@@ -441,7 +441,7 @@ INLINE void lane_group(int two, int R, int T, uint32_t m, const uint8_t *wq, con
             _mm_prefetch((const char *)(wd + m * i + (size_t)2 * MAX_R * nb), _MM_HINT_T1);
 #pragma GCC unroll 2
         for (int j = 0; j < T; j++) {
-            const g2_q4_xgroup *xj = x + j * xstride;
+            const g2_xgroup *xj = x + j * xstride;
             __m512i hs = T == 1 ? _mm512_add_epi32(h[i][j][0], h[i][j][1]) : h[i][j][0];
             __m512i isum = _mm512_slli_epi32(hs, 8);
             if (two)
@@ -456,15 +456,15 @@ INLINE void lane_group(int two, int R, int T, uint32_t m, const uint8_t *wq, con
 /* Rows [r, r+R) × T tokens over groups [g0, g1) (token j's at x + j·xstride): acc[i][j]
  * holds the pair's float accumulator (lane k = canonical lane k), carried across
  * chunks. */
-INLINE void lane_tile(int two, int R, int T, const g2_qmatrix *W, uint32_t r, const g2_q4_xgroup *x,
+INLINE void lane_tile(int two, int R, int T, const g2_qmatrix *W, uint32_t r, const g2_xgroup *x,
                       size_t xstride, uint32_t g0, uint32_t g1, __m512 acc[][MAX_T]) {
-    const uint32_t nb = W->nb, s0 = r - r % G2_Q4_ROW_SET;
-    const uint32_t n = W->rows - s0 < G2_Q4_ROW_SET ? W->rows - s0 : G2_Q4_ROW_SET;
+    const uint32_t nb = W->nb, s0 = r - r % G2_Q_ROW_SET;
+    const uint32_t n = W->rows - s0 < G2_Q_ROW_SET ? W->rows - s0 : G2_Q_ROW_SET;
     const size_t row_bytes = (size_t)nb * (G2_QK / 2);
     /* row r's group g0 in its set (lib/tensor/quant.h); the set's full groups are
      * n · 256 bytes and n · 16 scales apart */
     const uint8_t *wq = (const uint8_t *)W->qs + g2_q4_byte_at(W->rows, nb, r, g0 * GROUP, 0);
-    const uint16_t *wd = W->d + g2_q4_scale_at(W->rows, nb, r, g0 * GROUP);
+    const uint16_t *wd = W->d + g2_q_scale_at(W->rows, nb, r, g0 * GROUP);
     __m512 a[MAX_R][MAX_T];
 #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
@@ -477,7 +477,7 @@ INLINE void lane_tile(int two, int R, int T, const g2_qmatrix *W, uint32_t r, co
         lane_group(two, R, T, GROUP, wq, wd, row_bytes, nb, x, xstride, a);
     if (g < g1) { /* the short last group (its rows before r are short too) */
         wq = (const uint8_t *)W->qs + g2_q4_byte_at(W->rows, nb, r, g * GROUP, 0);
-        wd = W->d + g2_q4_scale_at(W->rows, nb, r, g * GROUP);
+        wd = W->d + g2_q_scale_at(W->rows, nb, r, g * GROUP);
         lane_group(two, R, T, nb - g * GROUP, wq, wd, row_bytes, nb, x, xstride, a);
     }
 #pragma GCC unroll 4
@@ -488,11 +488,11 @@ INLINE void lane_tile(int two, int R, int T, const g2_qmatrix *W, uint32_t r, co
 }
 
 /* The q4 tile functions and their table: tile_fns.h's eight, with the lane signature. */
-typedef void lane_fn(const g2_qmatrix *W, uint32_t r, const g2_q4_xgroup *x, size_t xstride, uint32_t g0,
+typedef void lane_fn(const g2_qmatrix *W, uint32_t r, const g2_xgroup *x, size_t xstride, uint32_t g0,
                      uint32_t g1, __m512 acc[][MAX_T]);
 #undef TILE_FN
 #define TILE_FN(name, q4, two, R, T)                                                                      \
-    static void name(const g2_qmatrix *W, uint32_t r, const g2_q4_xgroup *x, size_t xstride, uint32_t g0, \
+    static void name(const g2_qmatrix *W, uint32_t r, const g2_xgroup *x, size_t xstride, uint32_t g0, \
                      uint32_t g1, __m512 acc[][MAX_T]) {                                                  \
         lane_tile(two, R, T, W, r, x, xstride, g0, g1, acc);                                              \
     }
@@ -505,7 +505,7 @@ TILE_FNS(q4, 1)
 /* A call gets 32 rows (lib/tensor/matmul.c), so preparing the tokens in each call
  * repeats the work for every 32 rows of every matrix. prepare_act does it once per
  * input instead, into A->tiles (64-byte aligned there; G2_ACT_TILE_BYTES leaves room):
- * for an input of one digit (read only by q4 matrices) every token's g2_q4_xgroup,
+ * for an input of one digit (read only by q4 matrices) every token's g2_xgroup,
  * token-major; else, for one token (decode), its q8 steps and then its groups. */
 static void *prepared_base(const g2_qact *A) { return (void *)(((uintptr_t)A->tiles + 63) & ~(uintptr_t)63); }
 
@@ -528,10 +528,10 @@ static void prepare_act(g2_qact *A, uint32_t n_tok) {
     if (!A->tiles || n_tok == 0)
         return;
     if (A->digits == 1) {
-        const uint32_t ng = (uint32_t)G2_Q4_GROUPS(A->nb);
-        g2_q4_xgroup *x = prepared_base(A);
+        const uint32_t ng = (uint32_t)G2_Q_GROUPS(A->nb);
+        g2_xgroup *x = prepared_base(A);
         for (uint32_t t = 0; t < n_tok; t++)
-            g2_q4_xgroups(A, t, 0, ng, x + (size_t)t * ng);
+            g2_xgroups(A, t, 0, ng, x + (size_t)t * ng);
     } else if (n_tok == 1) {
         prep_x(A, 0, 1, 0, A->nb, prepared_steps(A), prepared_groups(A));
     } else {
@@ -597,9 +597,9 @@ static void gemm_q4(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact
                     size_t y_stride) {
     enum { LANE_CHUNK = 16 };
     lane_fn *const(*tiles)[MAX_T] = q4_tiles[A->digits != 1];
-    g2_q4_xgroup xq[LANE_CHUNK * MAX_T];
+    g2_xgroup xq[LANE_CHUNK * MAX_T];
     __m512 acc[ROW_BATCH][MAX_T];
-    const uint32_t ng = (uint32_t)G2_Q4_GROUPS(W->nb);
+    const uint32_t ng = (uint32_t)G2_Q_GROUPS(W->nb);
     const int prepared = lanes_prepared(A, n_tok);
     const uint32_t chunk = prepared ? ng : LANE_CHUNK;
     for (uint32_t rb = r0; rb < r1; rb += ROW_BATCH) {
@@ -609,17 +609,17 @@ static void gemm_q4(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact
             zero_acc(acc, re - rb);
             for (uint32_t g0 = 0; g0 < ng; g0 += chunk) {
                 const uint32_t g1 = ng - g0 < chunk ? ng : g0 + chunk;
-                const g2_q4_xgroup *x = xq;
+                const g2_xgroup *x = xq;
                 size_t xstride = chunk;
                 if (prepared) {
-                    x = (const g2_q4_xgroup *)prepared_base(A) + (size_t)t * ng + g0;
+                    x = (const g2_xgroup *)prepared_base(A) + (size_t)t * ng + g0;
                     xstride = ng;
                 } else {
                     for (uint32_t j = 0; j < T; j++)
-                        g2_q4_xgroups(A, t + j, g0, g1, xq + j * chunk);
+                        g2_xgroups(A, t + j, g0, g1, xq + j * chunk);
                 }
                 for (uint32_t r = rb; r < re;) { /* 4-row tiles on whole row sets */
-                    const int one = r % G2_Q4_ROW_SET != 0 || re - r < MAX_R;
+                    const int one = r % G2_Q_ROW_SET != 0 || re - r < MAX_R;
                     tiles[one][T - 1](W, r, x, xstride, g0, g1, &acc[r - rb]);
                     r += one ? 1 : MAX_R;
                 }

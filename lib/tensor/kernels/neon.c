@@ -30,7 +30,7 @@
  * per block. A 16-byte load at 4m·i + 16q holds them for blocks 4q..4q+3 (quarter q),
  * and one table lookup (tbl) per nibble maps them to the int8 levels: elements
  * 4i..4i+3 (low nibbles) and 16 + 4i..16 + 4i + 3 (high) of each lane's block. The
- * activations are laid out to match (g2_q4_xgroups: the same elements of the same
+ * activations are laid out to match (g2_xgroups: the same elements of the same
  * blocks in the same lanes), so each sdot stays within one block per lane: after the
  * 4 runs lane k holds block 4q + k's whole sum, with no pairwise adds, and the
  * quarter goes straight to accumulator q. Per pair two sdot chains run: hi and lo
@@ -62,7 +62,7 @@
 #define CHUNK_GROUPS 16            /* q4 groups per laid-out chunk of activations: 256 blocks */
 #define ROW_BATCH 32               /* rows whose q4 accumulators carry across chunks at once */
 
-_Static_assert(MAX_R == G2_Q4_ROW_SET && ROW_BATCH % MAX_R == 0, "a 4-row q4 tile is one set of rows");
+_Static_assert(MAX_R == G2_Q_ROW_SET && ROW_BATCH % MAX_R == 0, "a 4-row q4 tile is one set of rows");
 
 /* ---- activations ------------------------------------------------------------ */
 
@@ -298,7 +298,7 @@ static void gemm_q8(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact
  * w_stride to the next row; wd: the quarter's 4 scales of row 0; xg: the group's
  * activations of token 0, xg_stride groups to the next token. */
 INLINE void q4_quarter(int two, int R, int T, const uint8_t *w, size_t w_stride, size_t run,
-                       const uint16_t *wd, size_t wd_stride, const g2_q4_xgroup *xg, size_t xg_stride,
+                       const uint16_t *wd, size_t wd_stride, const g2_xgroup *xg, size_t xg_stride,
                        uint32_t q, int8x16_t levels, float32x4_t acc[][MAX_T][NACC]) {
     /* per pair two chains for more parallel sdot: hi and lo digits (two), or the low
      * and the high nibbles' hi digits (one digit) */
@@ -316,7 +316,7 @@ INLINE void q4_quarter(int two, int R, int T, const uint8_t *w, size_t w_stride,
         int8x16_t x[MAX_T][4]; /* hi low-partner, hi high-partner, lo low, lo high */
 #pragma GCC unroll 4
         for (int j = 0; j < T; j++) {
-            const g2_q4_xgroup *g = xg + j * xg_stride;
+            const g2_xgroup *g = xg + j * xg_stride;
             x[j][0] = vld1q_s8(&g->hi[v][16 * q]);
             x[j][1] = vld1q_s8(&g->hi[4 + v][16 * q]);
             if (two) {
@@ -358,14 +358,14 @@ INLINE void q4_quarter(int two, int R, int T, const uint8_t *w, size_t w_stride,
 /* Rows [r, r+R) × the T tokens laid out in xg (token j's groups at xg + j ·
  * xstride) over groups [c0, c1): acc[i][j] holds the pair's accumulators, carried
  * across chunks. R = 4 only for a whole set of rows (r % 4 = 0, r + 4 ≤ rows). */
-INLINE void q4_tile(int two, int R, int T, const g2_qmatrix *W, uint32_t r, const g2_q4_xgroup *xg,
+INLINE void q4_tile(int two, int R, int T, const g2_qmatrix *W, uint32_t r, const g2_xgroup *xg,
                     size_t xstride, uint32_t c0, uint32_t c1, float32x4_t acc[][MAX_T][NACC]) {
     static const int8_t codebook[16] = G2_Q4_CODEBOOK;
     const int8x16_t levels = vld1q_s8(codebook);
     const uint32_t nb = W->nb;
     /* row r is row i0 of the set of n rows from s0; a 4-row tile is a whole set (i0 = 0, n = 4) */
-    const uint32_t s0 = r - r % G2_Q4_ROW_SET, i0 = r - s0;
-    const uint32_t n = W->rows - s0 < G2_Q4_ROW_SET ? W->rows - s0 : G2_Q4_ROW_SET;
+    const uint32_t s0 = r - r % G2_Q_ROW_SET, i0 = r - s0;
+    const uint32_t n = W->rows - s0 < G2_Q_ROW_SET ? W->rows - s0 : G2_Q_ROW_SET;
     const uint8_t *set = (const uint8_t *)W->qs + (size_t)s0 * nb * (G2_QK / 2);
     const uint16_t *set_d = W->d + (size_t)s0 * nb;
     for (uint32_t g = c0; g < c1; g++, xg++) {
@@ -396,10 +396,10 @@ INLINE void q4_tile(int two, int R, int T, const g2_qmatrix *W, uint32_t r, cons
 
 /* The q4 tile functions: one per digit count and shape, like tile_fns.h's.
  * q4_tiles[two digits][one row][T - 1]. */
-typedef void q4_tile_fn(const g2_qmatrix *W, uint32_t r, const g2_q4_xgroup *xg, size_t xstride, uint32_t c0,
+typedef void q4_tile_fn(const g2_qmatrix *W, uint32_t r, const g2_xgroup *xg, size_t xstride, uint32_t c0,
                         uint32_t c1, float32x4_t acc[][MAX_T][NACC]);
 #define Q4_TILE_FN(name, two, R, T)                                                                        \
-    static void name(const g2_qmatrix *W, uint32_t r, const g2_q4_xgroup *xg, size_t xstride, uint32_t c0, \
+    static void name(const g2_qmatrix *W, uint32_t r, const g2_xgroup *xg, size_t xstride, uint32_t c0, \
                      uint32_t c1, float32x4_t acc[][MAX_T][NACC]) {                                        \
         q4_tile(two, R, T, W, r, xg, xstride, c0, c1, acc);                                                \
     }
@@ -417,30 +417,30 @@ static q4_tile_fn *const q4_tiles[2][2][MAX_T] = {{{q4_d1_4x1, q4_d1_4x2}, {q4_d
 /* A one-digit input (read only by q4 matrices) laid out once for every matrix and
  * thread that reads it, into A->tiles (64-byte aligned there): every token's groups,
  * token-major. Else the calls lay out chunks themselves. */
-static g2_q4_xgroup *prepared_groups(const g2_qact *A) {
-    return (g2_q4_xgroup *)(((uintptr_t)A->tiles + 63) & ~(uintptr_t)63);
+static g2_xgroup *prepared_groups(const g2_qact *A) {
+    return (g2_xgroup *)(((uintptr_t)A->tiles + 63) & ~(uintptr_t)63);
 }
 
 static void prepare_act(g2_qact *A, uint32_t n_tok) {
     A->tiles_tok = 0;
     if (!A->tiles || A->digits != 1 || n_tok == 0)
         return;
-    const uint32_t ng = (uint32_t)G2_Q4_GROUPS(A->nb);
+    const uint32_t ng = (uint32_t)G2_Q_GROUPS(A->nb);
     for (uint32_t t = 0; t < n_tok; t++)
-        g2_q4_xgroups(A, t, 0, ng, prepared_groups(A) + (size_t)t * ng);
+        g2_xgroups(A, t, 0, ng, prepared_groups(A) + (size_t)t * ng);
     A->tiles_tok = n_tok;
 }
 
 /* Rows in batches of ROW_BATCH; per batch, tokens in tiles of up to MAX_T; per token
- * tile, groups in chunks laid out once (g2_q4_xgroups) and shared by the batch's rows
+ * tile, groups in chunks laid out once (g2_xgroups) and shared by the batch's rows
  * (tiles of 4 for whole sets, 1 before the first set boundary and in a partial set),
  * or all groups as prepare_act left them. */
 static void gemm_q4(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact *A, uint32_t n_tok, float *y,
                     size_t y_stride) {
     q4_tile_fn *const(*tiles)[MAX_T] = q4_tiles[A->digits != 1];
-    g2_q4_xgroup xg[CHUNK_GROUPS * MAX_T];
+    g2_xgroup xg[CHUNK_GROUPS * MAX_T];
     float32x4_t acc[ROW_BATCH][MAX_T][NACC];
-    const uint32_t ng = G2_Q4_GROUPS(W->nb);
+    const uint32_t ng = G2_Q_GROUPS(W->nb);
     const int prepared = A->tiles_tok == n_tok && A->tiles && A->digits == 1;
     const uint32_t chunk = prepared ? ng : CHUNK_GROUPS;
     for (uint32_t rb = r0, re; rb < r1; rb = re) {
@@ -455,14 +455,14 @@ static void gemm_q4(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact
                         acc[i][j][q] = vdupq_n_f32(0.0f);
             for (uint32_t c0 = 0; c0 < ng; c0 += chunk) {
                 const uint32_t c1 = ng - c0 < chunk ? ng : c0 + chunk;
-                const g2_q4_xgroup *x = xg;
+                const g2_xgroup *x = xg;
                 size_t xstride = CHUNK_GROUPS;
                 if (prepared) {
                     x = prepared_groups(A) + (size_t)t * ng + c0;
                     xstride = ng;
                 } else {
                     for (uint32_t j = 0; j < T; j++)
-                        g2_q4_xgroups(A, t + j, c0, c1, xg + j * CHUNK_GROUPS);
+                        g2_xgroups(A, t + j, c0, c1, xg + j * CHUNK_GROUPS);
                 }
                 for (uint32_t r = rb; r < re;) {
                     /* 4 rows only as one whole set: a set starts at r and re ≤ r1 ≤ rows */

@@ -77,12 +77,15 @@ static void gemm_q8(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact
                     size_t y_stride) {
     for (uint32_t r = r0; r < r1; r++)
         for (uint32_t t = 0; t < n_tok; t++) {
-            const int8_t *w = (const int8_t *)W->qs + (size_t)r * W->nb * G2_QK;
+            const int8_t *w = (const int8_t *)W->qs;
             const int8_t *hi = A->qs + (size_t)t * A->nb * G2_QK, *lo = A->ql + (size_t)t * A->nb * G2_QK;
             accumulator acc = {{0}};
             for (uint32_t b = 0; b < W->nb; b++) {
                 const size_t at = (size_t)b * G2_QK;
-                accumulate(&acc, b, block_dot_q8(w + at, hi + at, lo + at), W->d[(size_t)r * W->nb + b],
+                int8_t block[G2_QK]; /* gathered from the row sets' lane order */
+                for (uint32_t j = 0; j < G2_QK; j++)
+                    block[j] = w[g2_q8_byte_at(W->rows, W->nb, r, b, j)];
+                accumulate(&acc, b, block_dot_q8(block, hi + at, lo + at), W->d[g2_q_scale_at(W->rows, W->nb, r, b)],
                            A->d[(size_t)t * A->nb + b]);
             }
             y[(size_t)t * y_stride + r] = reduce(&acc);
@@ -101,7 +104,7 @@ static void gemm_q4(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact
                 uint8_t block[G2_QK / 2]; /* gathered from the row sets' lane order */
                 for (uint32_t j = 0; j < G2_QK / 2; j++)
                     block[j] = w[g2_q4_byte_at(W->rows, W->nb, r, b, j)];
-                accumulate(&acc, b, block_dot_q4(block, hi + at, lo + at), W->d[g2_q4_scale_at(W->rows, W->nb, r, b)],
+                accumulate(&acc, b, block_dot_q4(block, hi + at, lo + at), W->d[g2_q_scale_at(W->rows, W->nb, r, b)],
                            A->d[(size_t)t * A->nb + b]);
             }
             y[(size_t)t * y_stride + r] = reduce(&acc);
