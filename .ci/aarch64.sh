@@ -27,7 +27,7 @@ ok=1
 $cc $cflags -march=armv8.2-a+dotprod -c lib/tensor/kernels/neon.c -o "$out/neon.o" &&
     $cc $cflags -c lib/tensor/kernels/scalar.c -o "$out/scalar.o" &&
     $cc $cflags -c lib/tensor/quantize.c -o "$out/quantize.o" &&
-    $cc $cflags -c lib/tensor/q4_lanes.c -o "$out/q4_lanes.o" &&
+    $cc $cflags -c lib/tensor/act_lanes.c -o "$out/act_lanes.o" &&
     $cc $cflags -c lib/runtime/cpu.c -o "$out/cpu.o" &&
     $cc $cflags -c lib/api/api_cpu.c -o "$out/api_cpu.o" &&
     $cc $cflags -c lib/runtime/error.c -o "$out/error.o" &&
