@@ -73,7 +73,8 @@ void g2_quantize_q8(const float *w, uint64_t rows, uint32_t cols, int8_t *qs, ui
         for (uint32_t b = 0; b < nb; b++) {
             uint32_t len = cols - b * G2_QK < G2_QK ? cols - b * G2_QK : G2_QK;
             int8_t q[G2_QK];
-            q8_block(w + r * cols + (size_t)b * G2_QK, len, q, d + g2_q_scale_at((uint32_t)rows, nb, (uint32_t)r, b));
+            q8_block(w + r * cols + (size_t)b * G2_QK, len, q,
+                     d + g2_q_scale_at((uint32_t)rows, nb, (uint32_t)r, b));
             for (uint32_t j = 0; j < G2_QK; j++) /* row sets, lane order */
                 qs[g2_q8_byte_at((uint32_t)rows, nb, (uint32_t)r, b, j)] = q[j];
         }

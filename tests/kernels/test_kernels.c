@@ -198,7 +198,7 @@ static void make_case(test_case *c, int q4, uint32_t rows, uint32_t cols, uint32
                 else
                     *p = (uint8_t)(*p | v << 4);
             } else {
-                ((int8_t *)c->wq)[((size_t)r * c->nb + b) * G2_QK + i] = (int8_t)v;
+                ((int8_t *)c->wq)[g2_q8_byte_at(rows, c->nb, r, b, i)] = (int8_t)v;
             }
         }
     for (size_t i = 0; i < nbl; i++)
@@ -237,11 +237,11 @@ static void free_case(test_case *c) {
 }
 
 static int weight(const test_case *c, int q4, uint32_t r, uint32_t col) {
-    const size_t blk = (size_t)r * c->nb + col / G2_QK;
     const uint32_t i = col % G2_QK;
     if (!q4)
-        return ((const int8_t *)c->wq)[blk * G2_QK + i];
-    const uint8_t byte = ((const uint8_t *)c->wq)[g2_q4_byte_at(c->rows, c->nb, r, col / G2_QK, i % (G2_QK / 2))];
+        return ((const int8_t *)c->wq)[g2_q8_byte_at(c->rows, c->nb, r, col / G2_QK, i)];
+    const uint8_t byte =
+        ((const uint8_t *)c->wq)[g2_q4_byte_at(c->rows, c->nb, r, col / G2_QK, i % (G2_QK / 2))];
     return g2_q4_levels[i < G2_QK / 2 ? byte & 0x0F : byte >> 4];
 }
 
@@ -258,8 +258,8 @@ static double exact_dot(const test_case *c, int q4, uint32_t r, uint32_t t, doub
             idot += p;
             iabs += p < 0 ? -p : p;
         }
-        const size_t at = q4 ? g2_q_scale_at(c->rows, c->nb, r, b) : (size_t)r * c->nb + b;
-        const double s = (double)g2_f16_to_f32(c->wd[at]) * c->A.d[(size_t)t * c->nb + b];
+        const double s =
+            (double)g2_f16_to_f32(c->wd[g2_q_scale_at(c->rows, c->nb, r, b)]) * c->A.d[(size_t)t * c->nb + b];
         dot += s * (double)idot;
         mag += fabs(s) * (double)iabs;
     }
@@ -290,19 +290,16 @@ static void check_case(const g2_kernels *k, int q4, test_case *c) {
         q4 ? k->gemm_q4 : k->gemm_q8;
     ref(&c->W, c->r0, c->r1, &c->A, c->n_tok, ys, c->y_stride);
     /* A table with a prepared-input path is checked on both paths; "prepared" must
-     * then actually be taken for the sizes it claims (the avx512 tables: one-digit
-     * inputs, in the q4 lane order, and 1 token of two digits; the amx table: 12 tokens
-     * up, and below that as avx512vbmi). */
+     * then actually be taken for the sizes it claims (the avx512 and amx tables: every
+     * input; amx as avx512vbmi below 12 tokens). */
     for (int prep = k->prepare_act ? 1 : 0; prep >= 0; prep--) {
         c->A.tiles_tok = 0;
         if (prep) {
             k->prepare_act(&c->A, c->n_tok);
             CHECK(c->A.tiles_tok == 0 || c->A.tiles_tok == c->n_tok,
                   "%s prepare_act: tiles_tok %u for %u tokens", k->name, c->A.tiles_tok, c->n_tok);
-            const int avx512 = c->n_tok == 1 || c->A.digits == 1;
-            const int expect = !strcmp(k->name, "amx")          ? c->n_tok >= 12 || avx512
-                               : !strncmp(k->name, "avx512", 6) ? avx512
-                                                                : c->A.tiles_tok != 0;
+            const int expect =
+                !strcmp(k->name, "amx") || !strncmp(k->name, "avx512", 6) ? 1 : c->A.tiles_tok != 0;
             CHECK((c->A.tiles_tok != 0) == expect, "%s prepare_act: %u tokens prepared: %u", k->name,
                   c->n_tok, c->A.tiles_tok);
         }

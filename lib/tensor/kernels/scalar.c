@@ -85,8 +85,8 @@ static void gemm_q8(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact
                 int8_t block[G2_QK]; /* gathered from the row sets' lane order */
                 for (uint32_t j = 0; j < G2_QK; j++)
                     block[j] = w[g2_q8_byte_at(W->rows, W->nb, r, b, j)];
-                accumulate(&acc, b, block_dot_q8(block, hi + at, lo + at), W->d[g2_q_scale_at(W->rows, W->nb, r, b)],
-                           A->d[(size_t)t * A->nb + b]);
+                accumulate(&acc, b, block_dot_q8(block, hi + at, lo + at),
+                           W->d[g2_q_scale_at(W->rows, W->nb, r, b)], A->d[(size_t)t * A->nb + b]);
             }
             y[(size_t)t * y_stride + r] = reduce(&acc);
         }
@@ -104,8 +104,8 @@ static void gemm_q4(const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2_qact
                 uint8_t block[G2_QK / 2]; /* gathered from the row sets' lane order */
                 for (uint32_t j = 0; j < G2_QK / 2; j++)
                     block[j] = w[g2_q4_byte_at(W->rows, W->nb, r, b, j)];
-                accumulate(&acc, b, block_dot_q4(block, hi + at, lo + at), W->d[g2_q_scale_at(W->rows, W->nb, r, b)],
-                           A->d[(size_t)t * A->nb + b]);
+                accumulate(&acc, b, block_dot_q4(block, hi + at, lo + at),
+                           W->d[g2_q_scale_at(W->rows, W->nb, r, b)], A->d[(size_t)t * A->nb + b]);
             }
             y[(size_t)t * y_stride + r] = reduce(&acc);
         }
