@@ -44,11 +44,6 @@ static gemma2_status check_entry(const g2_file_tensor *e, uint32_t i, const g2_f
     const int quantized = g2_type_is_quantized(e->type);
     if (elem == 0 && !quantized)
         return g2_error(GEMMA2_ERR_FORMAT, "tensor '%s' has unknown type %u", e->name, (unsigned)e->type);
-    if (e->type == G2_TYPE_Q4 && h->version < G2_FORMAT_VERSION_Q4_LANES)
-        return g2_error(GEMMA2_ERR_VERSION,
-                        "tensor '%s' is q4 in format version %u, whose byte order this library no longer "
-                        "reads: convert the model again (gemma2 convert)",
-                        e->name, (unsigned)h->version);
     if (quantized && e->n_dims != 2)
         return g2_error(GEMMA2_ERR_FORMAT, "quantized tensor '%s' is not a matrix", e->name);
     if (e->n_dims < 1 || e->n_dims > G2_MAX_DIMS)
@@ -126,7 +121,10 @@ gemma2_status g2_model_read_directory(gemma2_model *m, const g2_file_header *h) 
         t->stored_bytes = e.stored_size;
         t->file_offset = h->data_offset + e.offset;
         t->compressed = e.compression == G2_COMPRESS_ZSTD;
-        t->data = t->compressed ? NULL : m->file.data + t->file_offset;
+        t->stored = m->file.data + t->file_offset;
+        t->relayout = (t->type == G2_TYPE_Q4 && h->version < G2_FORMAT_VERSION_Q4_LANES) ||
+                      (t->type == G2_TYPE_Q8 && h->version < G2_FORMAT_VERSION_Q8_LANES);
+        t->data = t->compressed || t->relayout ? NULL : t->stored;
         memcpy(t->digest, e.digest, G2_DIGEST_LEN);
         t->file_type = t->type;
         m->weight_bytes += t->n_bytes;
@@ -186,10 +184,14 @@ static void unpack_task(void *p, int thread_index, int n_threads) {
     ZSTD_DCtx *dctx = NULL;
     for (size_t i; (i = g2_claim(&job->next, 1)) < job->m->n_tensors;) {
         g2_tensor *t = &job->m->tensors[i];
-        if (!t->compressed)
+        if (!t->compressed && !t->relayout)
             continue;
-        if (!dctx && !(dctx = g2_fault(G2_FAULT_ALLOC) ? NULL : ZSTD_createDCtx())) {
+        if (t->compressed && !dctx && !(dctx = g2_fault(G2_FAULT_ALLOC) ? NULL : ZSTD_createDCtx())) {
             job->status[i] = GEMMA2_ERR_OUT_OF_MEMORY;
+            continue;
+        }
+        if (t->relayout) {
+            job->status[i] = g2_tensor_relayout(t, dctx);
             continue;
         }
         const void *src = job->m->file.data + t->file_offset;
@@ -207,7 +209,7 @@ gemma2_status g2_model_alloc_tensors(gemma2_model *m, int only_compressed) {
     uint64_t total = 0;
     for (uint32_t i = 0; i < m->n_tensors; i++) {
         const g2_tensor *t = &m->tensors[i];
-        if (t->compressed || !only_compressed) {
+        if (t->compressed || t->relayout || !only_compressed) {
             uint64_t padded = (t->n_bytes + G2_TENSOR_ALIGN - 1) / G2_TENSOR_ALIGN * G2_TENSOR_ALIGN;
             if (padded > (uint64_t)SIZE_MAX / 2 - total)
                 return g2_error(GEMMA2_ERR_FORMAT, "tensors are too large in total");
@@ -227,7 +229,7 @@ gemma2_status g2_model_alloc_tensors(gemma2_model *m, int only_compressed) {
     uint64_t at = 0;
     for (uint32_t i = 0; i < m->n_tensors; i++) {
         g2_tensor *t = &m->tensors[i];
-        if (t->compressed || !only_compressed) {
+        if (t->compressed || t->relayout || !only_compressed) {
             t->data = (uint8_t *)buf + at;
             at += (t->n_bytes + G2_TENSOR_ALIGN - 1) / G2_TENSOR_ALIGN * G2_TENSOR_ALIGN;
         }
@@ -250,11 +252,13 @@ gemma2_status g2_model_unpack(gemma2_model *m, int n_threads) {
         g2_pool_destroy(pool);
         for (uint32_t i = 0; i < m->n_tensors && st == GEMMA2_OK; i++)
             if (job.status[i] != GEMMA2_OK)
-                st = g2_error(job.status[i],
-                              job.status[i] == GEMMA2_ERR_OUT_OF_MEMORY
-                                  ? "out of memory decompressing tensor '%s'"
-                                  : "tensor '%s' does not decompress to its declared size",
-                              m->tensors[i].name);
+                st =
+                    g2_error(job.status[i],
+                             job.status[i] == GEMMA2_ERR_OUT_OF_MEMORY ? "out of memory unpacking tensor '%s'"
+                             : job.status[i] == GEMMA2_ERR_CHECKSUM
+                                 ? "tensor '%s' is corrupt: its BLAKE2b digest does not match"
+                                 : "tensor '%s' does not decompress to its declared size",
+                             m->tensors[i].name);
     }
     free(job.status);
     return st;

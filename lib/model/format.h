@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* On-disk layout of a gemma2 model file, version 2 (specified in docs/format.md).
+/* On-disk layout of a gemma2 model file, version 3 (specified in docs/format.md).
  * Shared by the loader (lib/model) and the writer (tools/convert). All integers are
  * little-endian; the build refuses big-endian hosts, so these structs are read with
  * memcpy. Every field is fixed-width and every struct is checked for its size. */
@@ -11,11 +11,13 @@
 
 #define G2_FILE_MAGIC "\x89G2M\r\n\x1a\n" /* 8 bytes; catches text-mode mangling */
 #define G2_FILE_MAGIC_LEN 8
-/* Version 2 changed only the byte order of q4 tensors (lib/tensor/quant.h); a reader
- * takes version 1 files that have none. */
-#define G2_FORMAT_VERSION 2
+/* Versions 2 and 3 changed only the byte order of q4 and then q8 tensors (row sets
+ * and lane order, lib/tensor/quant.h). A reader takes older files too and lays such
+ * tensors out again in memory at open (lib/model/relayout.c). */
+#define G2_FORMAT_VERSION 3
 #define G2_FORMAT_VERSION_MIN 1
 #define G2_FORMAT_VERSION_Q4_LANES 2
+#define G2_FORMAT_VERSION_Q8_LANES 3
 
 #define G2_DIGEST_LEN 32       /* BLAKE2b-256 */
 #define G2_TENSOR_ALIGN 64     /* uncompressed tensor offsets (AVX-512 lines) */

@@ -355,7 +355,8 @@ static gemma2_status convert_rows(const convert_job *job, const chunk *c, float 
         uint16_t *d = (uint16_t *)(dst + (uint64_t)rows * cols);
         uint16_t *staged_d = (uint16_t *)(void *)(staged_qs + job->max_values);
         if (g2_ggml_to_q8(s->type, src, n, staged_qs, staged_d)) { /* row-major → the layout */
-            g2_q8_place_rows(staged_qs, staged_d, rows, nb, c->row0, c->rows, qs, d);
+            g2_q_place_rows(G2_QK, (const uint8_t *)staged_qs, staged_d, rows, nb, c->row0, c->rows,
+                            (uint8_t *)qs, d);
             return GEMMA2_OK;
         }
         if (g2_ggml_dequantize(s->type, src, n, scratch) != 0)

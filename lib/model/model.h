@@ -21,7 +21,9 @@ typedef struct g2_tensor {
     uint64_t stored_bytes;
     uint64_t file_offset; /* absolute offset of the stored bytes */
     uint32_t compressed;
-    const void *data; /* raw bytes: in the mapping, or in the unpacked buffer */
+    uint32_t relayout;  /* quantized in an older byte order: laid out again in memory at open */
+    const void *stored; /* the stored bytes, in the mapping */
+    const void *data;   /* raw bytes: in the mapping, or in the unpacked buffer */
     uint32_t file_type; /* type in the file: G2_TYPE_*, or G2_FILE_TYPE_GGUF(ggml type) */
     uint8_t digest[G2_DIGEST_LEN];
 } g2_tensor;
@@ -31,7 +33,7 @@ typedef struct g2_matrix {
     const void *data;
     uint32_t type; /* G2_TYPE_* */
     uint32_t rows, cols;
-    g2_qmatrix q;  /* the block view, for G2_TYPE_Q8 and G2_TYPE_Q4 */
+    g2_qmatrix q; /* the block view, for G2_TYPE_Q8 and G2_TYPE_Q4 */
 } g2_matrix;
 
 typedef struct g2_layer {
@@ -44,7 +46,7 @@ typedef struct g2_layer {
 #define G2_FILE_TYPE_GGUF(ggml_type) ((uint32_t)GEMMA2_TYPE_GGUF_BASE + (ggml_type))
 
 struct gemma2_model {
-    atomic_int refs; /* the opener's reference + one per session */
+    atomic_int refs;      /* the opener's reference + one per session */
     uint32_t source;      /* GEMMA2_SOURCE_* */
     uint32_t qpas_source; /* GEMMA2_QPAS_*: where query_pre_attn_scalar came from */
     uint64_t file_size;
@@ -65,7 +67,7 @@ struct gemma2_model {
     uint64_t weight_bytes;
     g2_matrix embed; /* [vocab, hidden], also the output projection */
     const float *final_norm;
-    g2_layer *layers; /* [n_layers] */
+    g2_layer *layers;            /* [n_layers] */
     gemma2_tokenizer *tokenizer; /* from the "tokenizer" metadata record, or NULL */
     const g2_kernels *kernels;   /* chosen once at open for this CPU */
     int quantized;               /* some matrix is G2_TYPE_Q8 or G2_TYPE_Q4 */
@@ -88,6 +90,12 @@ gemma2_status g2_model_read_directory(gemma2_model *m, const g2_file_header *h);
 gemma2_status g2_model_alloc_tensors(gemma2_model *m, int only_compressed);
 /* Decompresses zstd-stored tensors in parallel (directory.c). */
 gemma2_status g2_model_unpack(gemma2_model *m, int n_threads);
+/* A relayout tensor (lib/model/relayout.c): its stored bytes, decompressed with dctx
+ * when compressed, checked against its digest and laid out into t->data. */
+gemma2_status g2_tensor_relayout(const g2_tensor *t, void *dctx);
+/* Whether a relayout tensor's stored bytes match its digest (1), not (0), or could
+ * not be read for lack of memory (-1). */
+int g2_tensor_stored_digest_ok(const g2_tensor *t);
 /* Fills by_name from the tensors' names, rejecting duplicates (directory.c). */
 gemma2_status g2_model_index_names(gemma2_model *m);
 /* Points layers and matrices at their tensors, checking shapes and types. */

@@ -59,7 +59,8 @@
 #define G2_QK 32
 
 /* The q4 levels K[0..15] (see above). */
-#define G2_Q4_CODEBOOK {-123, -99, -79, -62, -46, -32, -19, -6, 6, 19, 32, 46, 62, 79, 99, 123}
+#define G2_Q4_CODEBOOK \
+    { -123, -99, -79, -62, -46, -32, -19, -6, 6, 19, 32, 46, 62, 79, 99, 123 }
 /* The weight of the lo digit: x ≈ d * (G2_ACT_LO_WEIGHT * hi + lo). */
 #define G2_ACT_LO_WEIGHT 256
 /* The canonical number of float accumulators per output (see above). */
@@ -108,8 +109,8 @@ static inline uint64_t g2_q_bytes(uint32_t type_q4, uint64_t rows, uint32_t cols
 
 /* A quantized weight matrix in the layout above. */
 typedef struct g2_qmatrix {
-    const void *qs;     /* int8 (q8) or packed nibbles (q4) */
-    const uint16_t *d;  /* f16 scales, rows * nb */
+    const void *qs;    /* int8 (q8) or packed nibbles (q4) */
+    const uint16_t *d; /* f16 scales, rows * nb */
     uint32_t rows, cols, nb;
 } g2_qmatrix;
 
@@ -203,10 +204,12 @@ uint16_t g2_f32_to_f16(float f);
  * offsets; each part but the last must have a multiple of G2_Q_ROW_SET rows. */
 void g2_quantize_q8(const float *w, uint64_t rows, uint32_t cols, int8_t *qs, uint16_t *d);
 void g2_quantize_q4(const float *w, uint64_t rows, uint32_t cols, uint8_t *qs, uint16_t *d);
-/* Rows [row0, row0 + n) of a q8 matrix [rows, nb blocks], given row-major (src_qs:
- * n · nb · 32 quants, src_d: n · nb scales) → their places in the layout at qs, d. */
-void g2_q8_place_rows(const int8_t *src_qs, const uint16_t *src_d, uint32_t rows, uint32_t nb, uint32_t row0,
-                      uint32_t n, int8_t *qs, uint16_t *d);
+/* Rows [row0, row0 + n) of a quantized matrix [rows, nb blocks] of block_bytes (32:
+ * q8, 16: q4) per block, given row-major (src_qs: n · nb blocks, src_d: n · nb
+ * scales, as format versions before 3 and 2 stored them) → their places in the layout
+ * at qs, d. */
+void g2_q_place_rows(uint32_t block_bytes, const uint8_t *src_qs, const uint16_t *src_d, uint32_t rows,
+                     uint32_t nb, uint32_t row0, uint32_t n, uint8_t *qs, uint16_t *d);
 /* Dequantizes one row (cols floats) of a quantized matrix. */
 void g2_dequantize_row(const g2_qmatrix *W, uint32_t type_q4, uint32_t row, float *out);
 

@@ -80,14 +80,15 @@ void g2_quantize_q8(const float *w, uint64_t rows, uint32_t cols, int8_t *qs, ui
         }
 }
 
-void g2_q8_place_rows(const int8_t *src_qs, const uint16_t *src_d, uint32_t rows, uint32_t nb, uint32_t row0,
-                      uint32_t n, int8_t *qs, uint16_t *d) {
+void g2_q_place_rows(uint32_t block_bytes, const uint8_t *src_qs, const uint16_t *src_d, uint32_t rows,
+                     uint32_t nb, uint32_t row0, uint32_t n, uint8_t *qs, uint16_t *d) {
     for (uint32_t i = 0; i < n; i++)
         for (uint32_t b = 0; b < nb; b++) {
             const size_t at = (size_t)i * nb + b;
             d[g2_q_scale_at(rows, nb, row0 + i, b)] = src_d[at];
-            for (uint32_t j = 0; j < G2_QK; j++)
-                qs[g2_q8_byte_at(rows, nb, row0 + i, b, j)] = src_qs[at * G2_QK + j];
+            for (uint32_t j = 0; j < block_bytes; j += 4) /* a lane's 4 bytes stay together */
+                memcpy(qs + g2_q_byte_at(block_bytes, rows, nb, row0 + i, b, j),
+                       src_qs + at * block_bytes + j, 4);
         }
 }
 

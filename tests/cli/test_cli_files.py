@@ -7,6 +7,7 @@ logits and generate.
 Usage: python3 test_cli_files.py GEMMA2_BINARY DATA_DIR [unittest options]
 (shared helpers and DATA_DIR: clitest.py)
 """
+import hashlib
 import os
 import random
 import re
@@ -20,6 +21,43 @@ from clitest import (CASES, CliTest, E_OFF, H_OFF, OPTION_SETS,  # noqa: E402
 
 
 # ---- verify and damaged files ----------------------------------------------------
+def older_layout(data, version):
+    """A version 3 file rewritten as `version` (1 or 2): q8 tensors, and for version 1
+    also q4 ones, with each row's blocks in order and their scales row-major (the
+    inverse of lib/tensor/quant.h's g2_q_byte_at and g2_q_scale_at), digests redone."""
+    data = bytearray(data)
+    h, entries = parse_model(data)
+    for e in entries:
+        if not (e['type'] == 2 or (e['type'] == 3 and version < 2)):
+            continue
+        assert e['compression'] == 0, e['name']
+        rows, cols = e['dims'][0], e['dims'][1]
+        nb, bb = (cols + 31) // 32, 32 if e['type'] == 2 else 16
+        base = h['data_offset'] + e['offset']
+        stored = bytes(data[base:base + e['raw_size']])
+        qbytes = rows * nb * bb
+        plain = bytearray(e['raw_size'])
+        for r in range(rows):
+            s0 = r - r % 4
+            n = min(4, rows - s0)
+            for b in range(nb):
+                g, k = b // 16, b % 16
+                m = min(16, nb - 16 * g)
+                block = bb * (s0 * nb + n * 16 * g + (r - s0) * m)
+                scale = s0 * nb + n * 16 * g + (r - s0) * m + k
+                at = (r * nb + b) * bb
+                for j in range(0, bb, 4):
+                    src = block + 4 * m * (j // 4) + 4 * k
+                    plain[at + j:at + j + 4] = stored[src:src + 4]
+                plain[qbytes + 2 * (r * nb + b):qbytes + 2 * (r * nb + b) + 2] = \
+                    stored[qbytes + 2 * scale:qbytes + 2 * scale + 2]
+        data[base:base + e['raw_size']] = plain
+        data[e['entry_pos'] + E_OFF['digest']:e['entry_pos'] + E_OFF['digest'] + 32] = \
+            hashlib.blake2b(bytes(plain), digest_size=32).digest()
+    struct.pack_into('<I', data, H_OFF['version'], version)
+    return reseal(data)
+
+
 class TestVerify(CliTest):
     def write(self, name, data):
         p = tmp_path('corrupt', name)
@@ -144,23 +182,36 @@ class TestVerify(CliTest):
 
     def test_unknown_version(self):
         data = self.read(self.model('tiny-a', '--dtype', 'bf16'))
-        struct.pack_into('<I', data, H_OFF['version'], 3)
-        p = self.write('v3.g2', reseal(data))
-        self.fails('verify', p, patterns=[r'version 3'])
-        self.fails('info', p, patterns=[r'version 3'])
+        struct.pack_into('<I', data, H_OFF['version'], 4)
+        p = self.write('v4.g2', reseal(data))
+        self.fails('verify', p, patterns=[r'version 4'])
+        self.fails('info', p, patterns=[r'version 4'])
 
     def test_version_1(self):
-        """Version 1 files still open unless they hold q4 tensors, whose byte order
-        changed in version 2: those fail naming the tensor and the fix."""
+        """Version 1 files open (their quantized tensors laid out again, below)."""
         data = self.read(self.model('tiny-a', '--dtype', 'bf16'))
         struct.pack_into('<I', data, H_OFF['version'], 1)
         self.g2('verify', self.write('v1-bf16.g2', reseal(data)))
-        data = self.read(self.model('tiny-a', '--dtype', 'q4'))
-        struct.pack_into('<I', data, H_OFF['version'], 1)
-        p = self.write('v1-q4.g2', reseal(data))
-        for cmd in ('verify', 'info'):
-            self.fails(cmd, p, patterns=[r"tensor 'model\.layers\.0\.[a-z_.]+' is q4 in format version 1",
-                                         r'convert the model again'])
+
+    def test_older_layouts(self):
+        """Versions 1 and 2 stored q8 rows (and version 1 q4 rows) with their blocks in
+        order. Such files open, their tensors laid out again in memory, give the same
+        logits as the version 3 file, and their digests, over the stored bytes, still
+        catch damage: at open too, as the copy would hide it from a later verify."""
+        for dtype, version in (('q8', 2), ('q4', 1)):
+            with self.subTest(dtype=dtype, version=version):
+                new = self.model('tiny-a', '--dtype', dtype)
+                old = self.write('v%d-%s.g2' % (version, dtype), older_layout(self.read(new), version))
+                outs = []
+                for f in (new, old):
+                    out = tmp_path('logits', 'layout-%s-%s.f32' % (dtype, os.path.basename(f)))
+                    self.g2('logits', f, '--tokens', '2,3,4,5', '--out', out, code=0)
+                    outs.append(self.read(out))
+                self.assertEqual(outs[0], outs[1])
+                self.g2('verify', old)
+                bad = flip_tensor(self, old, 'model.layers.1.self_attn.k_proj.weight', 'layout-' + dtype, 0.3)
+                self.fails('verify', bad, patterns=[r'k_proj'], one_line=False)
+                self.fails('info', bad, patterns=[r'k_proj'], one_line=False)  # opens skipping verify
 
     def test_invalid_fields_with_valid_digest(self):
         """Header, config and directory fields made invalid, the header digest

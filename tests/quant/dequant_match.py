@@ -87,7 +87,7 @@ except ImportError:
 import gemma2_ref  # noqa: E402
 from clitest import parse_model  # noqa: E402
 from weight_only import read_safetensors, write_safetensors  # noqa: E402
-from tensorfiles import q4_block_order, q4_scale_order  # noqa: E402  (the format, in numpy)
+from tensorfiles import block_order, scale_order  # noqa: E402  (the format, in numpy)
 
 F32 = np.float32
 QK = 32
@@ -108,17 +108,16 @@ def dequantize(data, h, e):
     nblk = rows * ((cols + QK - 1) // QK)
     base = h["data_offset"] + e["offset"]
     if e["type"] == TYPE_Q8:
-        q = np.frombuffer(data, np.int8, nblk * QK, base).astype(F32).reshape(nblk, QK)
+        q = np.frombuffer(data, np.int8, nblk * QK, base)
+        q = q[block_order(rows, nblk // rows, QK)].astype(F32).reshape(nblk, QK)
         qbytes = nblk * QK
     else:  # byte j of a block: element j in the low nibble, j + 16 in the high one
         b = np.frombuffer(data, np.uint8, nblk * QK // 2, base)
-        b = b[q4_block_order(rows, nblk // rows)].reshape(nblk, QK // 2)
+        b = b[block_order(rows, nblk // rows, QK // 2)].reshape(nblk, QK // 2)
         q = np.array(Q4_CODEBOOK, F32)[np.concatenate([b & 15, b >> 4], axis=1)]
         qbytes = nblk * QK // 2
     assert qbytes + 2 * nblk == e["raw_size"], e["name"]
-    d = np.frombuffer(data, "<f2", nblk, base + qbytes).astype(F32)
-    if e["type"] != TYPE_Q8:
-        d = d[q4_scale_order(rows, nblk // rows)]
+    d = np.frombuffer(data, "<f2", nblk, base + qbytes).astype(F32)[scale_order(rows, nblk // rows)]
     return (q * d[:, None]).reshape(rows, -1)[:, :cols], d
 
 

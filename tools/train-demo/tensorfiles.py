@@ -63,25 +63,26 @@ def read_safetensors(path):
     return out
 
 
-def q4_block_order(rows, nb):
-    """Indices into a q4 tensor's quant bytes (format version 2) that give them in
-    plain order, [rows][nb][16]: rows in sets of 4 (the last set has the rows left
-    over), a set stored group by group (16 blocks; the last group has m = nb % 16 when
-    that is not 0) with its rows one after another in each group, and in a group of m
-    blocks byte j of block k at 4m * (j // 4) + 4k + j % 4 (lib/tensor/quant.h)."""
+def block_order(rows, nb, block_bytes):
+    """Indices into a quantized tensor's quant bytes (q4 from format version 2, q8 from
+    3; block_bytes 16 or 32) that give them in plain order, [rows][nb][block_bytes]:
+    rows in sets of 4 (the last set has the rows left over), a set stored group by group
+    (16 blocks; the last group has m = nb % 16 when that is not 0) with its rows one
+    after another in each group, and in a group of m blocks byte j of block k at
+    4m * (j // 4) + 4k + j % 4 (lib/tensor/quant.h)."""
     r = np.arange(rows)[:, None, None]
     b = np.arange(nb)[None, :, None]
-    j = np.arange(QK // 2)[None, None, :]
+    j = np.arange(block_bytes)[None, None, :]
     s0 = r - r % 4
     n = np.minimum(4, rows - s0)
     g, k = b // 16, b % 16
     m = np.minimum(16, nb - 16 * g)
-    return (s0 * nb * 16 + n * 256 * g + (r - s0) * 16 * m + 4 * m * (j // 4) + 4 * k + j % 4).reshape(-1)
+    return (block_bytes * (s0 * nb + n * 16 * g + (r - s0) * m) + 4 * m * (j // 4) + 4 * k + j % 4).reshape(-1)
 
 
-def q4_scale_order(rows, nb):
-    """The same for a q4 tensor's scales, [rows][nb]: interleaved like the quants, m
-    per row and group."""
+def scale_order(rows, nb):
+    """The same for the scales, [rows][nb]: interleaved like the quants, m per row and
+    group."""
     r = np.arange(rows)[:, None]
     b = np.arange(nb)[None, :]
     s0 = r - r % 4
@@ -106,7 +107,7 @@ class G2File:
         if d[:8] != MAGIC:
             raise ValueError(f"{path}: not a gemma2 model file")
         version, flags, file_size = struct.unpack_from("<IIQ", d, 8)
-        if version not in (1, 2) or file_size != len(d):
+        if version not in (1, 2, 3) or file_size != len(d):
             raise ValueError(f"{path}: version {version} or size {file_size} not supported")
         self.version = version
         (cfg_off, cfg_size, _meta_off, _meta_size, _meta_raw, dir_off, _dir_size, n_tensors,
@@ -152,22 +153,26 @@ class G2File:
         rows, cols = t["dims"]
         nb = (cols + QK - 1) // QK  # blocks per row; a ragged last block is zero-padded
         nblk = rows * nb
+        lanes = self.version >= (3 if t["type"] == TYPE_Q8 else 2)  # row sets in lane order
         if t["type"] == TYPE_Q8:
             qbytes = nblk * QK
-            q = np.frombuffer(b, np.int8, qbytes).astype(np.float32).reshape(nblk, QK)
+            q = np.frombuffer(b, np.int8, qbytes)
+            if lanes:
+                q = q[block_order(rows, nb, QK)]
+            q = q.astype(np.float32).reshape(nblk, QK)
         elif t["type"] == TYPE_Q4:  # byte j of a block: element j low nibble, j + 16 high
             qbytes = nblk * QK // 2
             p = np.frombuffer(b, np.uint8, qbytes)
-            if self.version >= 2:  # row sets in lane order (lib/tensor/quant.h)
-                p = p[q4_block_order(rows, nb)]
+            if lanes:
+                p = p[block_order(rows, nb, QK // 2)]
             p = p.reshape(nblk, QK // 2)
             q = np.array(Q4_LEVELS, np.float32)[np.concatenate([p & 15, p >> 4], axis=1)]
         else:
             raise ValueError(f"{t['name']}: unknown type {t['type']}")
         assert qbytes + 2 * nblk == len(b), t["name"]
         scale = np.frombuffer(b, "<f2", nblk, qbytes).astype(np.float32)
-        if t["type"] == TYPE_Q4 and self.version >= 2:
-            scale = scale[q4_scale_order(rows, nb)]
+        if lanes:
+            scale = scale[scale_order(rows, nb)]
         return (q * scale[:, None]).reshape(rows, nb * QK)[:, :cols]
 
     def hf_tensors(self):
