@@ -9,15 +9,16 @@
  *
  * Products: C[rows × tokens] = A[rows × K] · B[K × tokens], one block (K = 32) at a
  * time, so each C tile is exactly one block's int32 sums. A is 16 weight rows of the
- * block read in place (q8; q4 levels are unpacked first into a small buffer), B holds
- * one digit (hi or lo) of the block for 16 tokens in the VNNI layout (B[k][n] = dword
- * k of token n). B is the same for every matrix and thread reading the input, so
- * prepare_act lays it out once per input (A->tiles: per 16-token tile, per block, hi
- * then lo, 8 × 64 bytes each; A->tiles_d: the tokens' d_x per block). Then per weight
- * row (a zmm over 16 tokens): isum = (C_hi << 8) + C_lo, acc = fma(isum, d_w·d_x, acc)
- * on AVX-512 while the tile unit computes the next block. (AMX has no tile → register
- * move, so the sums go through an L1 buffer.) One-digit inputs (A->digits == 1, lo all
- * zero) skip everything of lo: its layout, products, stores and loads.
+ * block, unpacked first into a small buffer (in the row sets' lane order a block's
+ * bytes lie 4 here, 4 there; q4 also becomes levels). B holds one digit (hi or lo) of
+ * the block for 16 tokens in the VNNI layout (B[k][n] = dword k of token n). B is the
+ * same for every matrix and thread reading the input, so prepare_act lays it out once
+ * per input (A->tiles: per 16-token tile, per block, hi then lo, 8 × 64 bytes each;
+ * A->tiles_d: the tokens' d_x per block). Then per weight row (a zmm over 16 tokens):
+ * isum = (C_hi << 8) + C_lo, acc = fma(isum, d_w·d_x, acc) on AVX-512 while the tile
+ * unit computes the next block. (AMX has no tile → register move, so the sums go
+ * through an L1 buffer.) One-digit inputs (A->digits == 1, lo all zero) skip
+ * everything of lo: its layout, products, stores and loads.
  *
  * Order: the canonical order fixes the order within each of the 16 accumulator lanes
  * (blocks b ≡ l mod 16, ascending), so a lane is run alone, its 16 rows × 16 tokens
@@ -44,7 +45,7 @@
 #endif
 #define TILE 16         /* tokens (columns of B and C) and weight rows (rows of A and C) */
 #define GROUP 4         /* token tiles sharing one pass over the weights */
-#define CAP 16          /* blocks of a lane per pass (q4 unpack buffer: 16 × 512 bytes) */
+#define CAP 16          /* blocks of a lane per pass (unpack buffer: 16 × 512 bytes) */
 #define LANES 16        /* G2_ACC_LANES */
 #define TILE_BLOCK 1024 /* bytes of one block of a token tile: hi, then lo */
 
@@ -143,6 +144,29 @@ static inline __m128i gather_q4_block(const g2_qmatrix *W, uint32_t r, uint32_t 
     return _mm_setr_epi32(v[0], v[1], v[2], v[3]);
 }
 
+/* q8: blocks b = l + 16 (i0 + j), j < n, of rows [r, r + R) of W → out[j][i][0..31].
+ * A block's 8 dwords lie 4m bytes apart in its group (lib/tensor/quant.h); one gather
+ * takes two rows (the second's offset is at most a row set's 4 · 32 · nb bytes, which
+ * prepare_act keeps within int32; a missing second row is zeros). */
+static void unpack_q8(const g2_qmatrix *W, uint32_t r, uint32_t R, uint32_t l, uint32_t i0, uint32_t n,
+                      int8_t (*out)[TILE][G2_QK]) {
+    const __m512i dword = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7);
+    const int8_t *qs = (const int8_t *)W->qs;
+    for (uint32_t j = 0; j < n; j++) {
+        const uint32_t b = l + 16 * (i0 + j), g = b / 16, m = W->nb - 16 * g < 16 ? W->nb - 16 * g : 16;
+        const __m512i runs = _mm512_mullo_epi32(dword, _mm512_set1_epi32((int)(4 * m)));
+        for (uint32_t i = 0; i < R; i += 2) {
+            const size_t at = g2_q8_byte_at(W->rows, W->nb, r + i, b, 0);
+            const int two = i + 1 < R;
+            const int next = two ? (int)(g2_q8_byte_at(W->rows, W->nb, r + i + 1, b, 0) - at) : 0;
+            const __m512i idx = _mm512_mask_add_epi32(runs, 0xFF00, runs, _mm512_set1_epi32(next));
+            _mm512_store_si512(
+                out[j][i],
+                _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), two ? 0xFFFF : 0x00FF, idx, qs + at, 1));
+        }
+    }
+}
+
 /* q4: blocks b = l + 16 (i0 + j), j < n, of rows [r, r + R) of W → levels
  * out[j][i][0..31] (elements 0..15 from the low nibbles, 16..31 the high). */
 static void unpack_q4(const g2_qmatrix *W, uint32_t r, uint32_t R, uint32_t l, uint32_t i0, uint32_t n,
@@ -165,17 +189,15 @@ static void unpack_q4(const g2_qmatrix *W, uint32_t r, uint32_t R, uint32_t l, u
     }
 }
 
-/* f16 scales of blocks b = l + 16 (i0 + j) of rows [r, r + R) of W (q4: in its row
- * sets' order) → dw[j][i] as floats, 0 for rows past R. */
-static void load_scales(int q4, const g2_qmatrix *W, uint32_t r, uint32_t R, uint32_t l, uint32_t i0, uint32_t n,
+/* f16 scales of blocks b = l + 16 (i0 + j) of rows [r, r + R) of W (in its row sets'
+ * order) → dw[j][i] as floats, 0 for rows past R. */
+static void load_scales(const g2_qmatrix *W, uint32_t r, uint32_t R, uint32_t l, uint32_t i0, uint32_t n,
                         float (*dw)[TILE]) {
     for (uint32_t j = 0; j < n; j++) {
         _Alignas(32) uint16_t h[TILE];
         const uint32_t b = l + 16 * (i0 + j);
         for (uint32_t i = 0; i < TILE; i++)
-            h[i] = i >= R ? 0
-                   : q4   ? W->d[g2_q_scale_at(W->rows, W->nb, r + i, b)]
-                          : W->d[(size_t)(r + i) * W->nb + b];
+            h[i] = i < R ? W->d[g2_q_scale_at(W->rows, W->nb, r + i, b)] : 0;
         _mm512_store_ps(dw[j], _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)h)));
     }
 }
@@ -184,11 +206,11 @@ static void load_scales(int q4, const g2_qmatrix *W, uint32_t r, uint32_t R, uin
 
 #define REP16(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
 
-/* Block j: A from w + j · wstep (row stride wstride), B from bt + j · 16 blocks; its
- * sums to c[j % 2] (hi, and lo if two). */
+/* Block j: A from w[j], B from bt + j · 16 blocks; its sums to c[j % 2] (hi, and lo
+ * if two). */
 #define TILE_STEP(TA, TH, TL, j)                                              \
     do {                                                                      \
-        _tile_loadd(TA, w + (size_t)(j)*wstep, wstride);                      \
+        _tile_loadd(TA, w[j], G2_QK);                                         \
         _tile_loadd(T_BH, bt + (size_t)(j)*LANES * TILE_BLOCK, 64);           \
         if (two)                                                              \
             _tile_loadd(T_BL, bt + (size_t)(j)*LANES * TILE_BLOCK + 512, 64); \
@@ -212,12 +234,11 @@ static void load_scales(int q4, const g2_qmatrix *W, uint32_t r, uint32_t R, uin
         a##i = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(_mm512_set1_ps(dwj[i]), dx), a##i); \
     } while (0);
 
-/* n blocks of one lane for one token tile: weights of block j at w + j · wstep (rows
- * wstride apart), its B tiles at bt + j · 16 blocks, its d_x at dx0 + j · 16 blocks,
- * scales dw[j]; accumulators acc[16] (row i: 16 tokens), zero first if zero; the lo
- * digit's products only if two. The tile unit runs one block ahead of the vector
- * unit. */
-static inline __attribute__((always_inline)) void run(int two, const int8_t *w, size_t wstep, size_t wstride,
+/* n blocks of one lane for one token tile: weights of block j in w[j], its B tiles at
+ * bt + j · 16 blocks, its d_x at dx0 + j · 16 blocks, scales dw[j]; accumulators
+ * acc[16] (row i: 16 tokens), zero first if zero; the lo digit's products only if
+ * two. The tile unit runs one block ahead of the vector unit. */
+static inline __attribute__((always_inline)) void run(int two, const int8_t (*w)[TILE][G2_QK],
                                                       const int8_t *bt, const float *dx0, uint32_t n,
                                                       const float (*dw)[TILE], int32_t (*c)[2][TILE][TILE],
                                                       __m512 *acc, int zero) {
@@ -241,16 +262,14 @@ static inline __attribute__((always_inline)) void run(int two, const int8_t *w, 
     REP16(STORE_ACC)
 }
 
-static void run_one_digit(const int8_t *w, size_t wstep, size_t wstride, const int8_t *bt, const float *dx0,
-                          uint32_t n, const float (*dw)[TILE], int32_t (*c)[2][TILE][TILE], __m512 *acc,
-                          int zero) {
-    run(0, w, wstep, wstride, bt, dx0, n, dw, c, acc, zero);
+static void run_one_digit(const int8_t (*w)[TILE][G2_QK], const int8_t *bt, const float *dx0, uint32_t n,
+                          const float (*dw)[TILE], int32_t (*c)[2][TILE][TILE], __m512 *acc, int zero) {
+    run(0, w, bt, dx0, n, dw, c, acc, zero);
 }
 
-static void run_two_digits(const int8_t *w, size_t wstep, size_t wstride, const int8_t *bt, const float *dx0,
-                           uint32_t n, const float (*dw)[TILE], int32_t (*c)[2][TILE][TILE], __m512 *acc,
-                           int zero) {
-    run(1, w, wstep, wstride, bt, dx0, n, dw, c, acc, zero);
+static void run_two_digits(const int8_t (*w)[TILE][G2_QK], const int8_t *bt, const float *dx0, uint32_t n,
+                           const float (*dw)[TILE], int32_t (*c)[2][TILE][TILE], __m512 *acc, int zero) {
+    run(1, w, bt, dx0, n, dw, c, acc, zero);
 }
 
 /* Lane q (in bit-reversed order) is done (v): fold it into the partial sums, each
@@ -271,12 +290,11 @@ static void gemm(int q4, const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2
                  float *y, size_t y_stride) {
     static const uint8_t lane_order[LANES] = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
     _Alignas(64) int32_t c[2][2][TILE][TILE];
-    _Alignas(64) int8_t wbuf[CAP][TILE][G2_QK]; /* q4 levels */
+    _Alignas(64) int8_t wbuf[CAP][TILE][G2_QK]; /* A: weights, q4 as levels */
     _Alignas(64) float dw[CAP][TILE];
     _Alignas(64) float out[TILE][TILE]; /* [row][token] */
     __m512 acc[GROUP][TILE], tree[GROUP][4][TILE];
     const uint32_t nb = W->nb;
-    const size_t qrow = (size_t)nb * (q4 ? G2_QK / 2 : G2_QK);
     if (r0 >= r1 || n_tok == 0)
         return;
     const unsigned tr = n_tok < TILE ? n_tok : TILE;
@@ -287,7 +305,6 @@ static void gemm(int q4, const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2
         const uint32_t R = r1 - r < TILE ? r1 - r : TILE;
         if (R != config_rows)
             load_config(config_rows = R, tr);
-        const uint8_t *wrow = (const uint8_t *)W->qs + (size_t)r * qrow;
         for (uint32_t g0 = 0; g0 < n_tiles; g0 += GROUP) {
             const uint32_t ng = n_tiles - g0 < GROUP ? n_tiles - g0 : GROUP;
             for (unsigned q = 0; q < LANES; q++) {
@@ -296,24 +313,20 @@ static void gemm(int q4, const g2_qmatrix *W, uint32_t r0, uint32_t r1, const g2
                     memset(acc, 0, sizeof acc);
                 for (uint32_t i0 = 0; i0 < steps; i0 += CAP) {
                     const uint32_t n = steps - i0 < CAP ? steps - i0 : CAP, b0 = l + LANES * i0;
-                    load_scales(q4, W, r, R, l, i0, n, dw);
-                    const int8_t *w;
-                    size_t wstep, wstride;
-                    if (q4) {
+                    load_scales(W, r, R, l, i0, n, dw);
+                    if (q4)
                         unpack_q4(W, r, R, l, i0, n, wbuf);
-                        MEMORY_BARRIER();
-                        w = wbuf[0][0], wstep = sizeof wbuf[0], wstride = G2_QK;
-                    } else {
-                        w = (const int8_t *)wrow + (size_t)b0 * G2_QK, wstep = LANES * G2_QK, wstride = qrow;
-                    }
+                    else
+                        unpack_q8(W, r, R, l, i0, n, wbuf);
+                    MEMORY_BARRIER();
                     for (uint32_t k = 0; k < ng; k++) {
                         const size_t at = (size_t)(g0 + k) * nb + b0;
                         if (A->digits == 1)
-                            run_one_digit(w, wstep, wstride, A->tiles + at * TILE_BLOCK,
+                            run_one_digit((const int8_t(*)[TILE][G2_QK])wbuf, A->tiles + at * TILE_BLOCK,
                                           A->tiles_d + at * TILE, n, (const float(*)[TILE])dw, c, acc[k],
                                           i0 == 0);
                         else
-                            run_two_digits(w, wstep, wstride, A->tiles + at * TILE_BLOCK,
+                            run_two_digits((const int8_t(*)[TILE][G2_QK])wbuf, A->tiles + at * TILE_BLOCK,
                                            A->tiles_d + at * TILE, n, (const float(*)[TILE])dw, c, acc[k],
                                            i0 == 0);
                     }
