@@ -41,7 +41,7 @@
  * (never past the row's end). Register tiles, their rows in one set: decode q8 4 rows
  * × 1 token (a whole set, one run of memory; each activation load serves 4 rows), q4
  * 2 rows (r even), 2 or 1 at a range's edges, with software prefetch of the set's
- * rows some groups ahead (q8 into L2: 1.5 to 2 times as fast from memory as into L1);
+ * rows some groups ahead into L2 (1.5 to 2 times as fast from memory as into L1);
  * prefill 1 row × up to 8 tokens (prefetching the half-group of the row two on: over
  * twice as fast from memory). Stack use: about 52 KB. */
 #include <immintrin.h>
@@ -120,8 +120,7 @@ static void quantize_act(const float *x, uint32_t n, unsigned digits, int8_t *qs
 #define MAX_T 8        /* tokens of a prefill tile (one row), at most */
 #define XBUF_GROUPS 60 /* token half-groups of activations on the stack: 60 × 576 B */
 #define ROW_BATCH 32   /* rows whose accumulators carry across chunks at once */
-#define PREFETCH_Q8 16 /* decode q8: groups ahead of a set's quants and scales, into L2 */
-#define PREFETCH_Q4 4  /* decode q4: the same, into L1 */
+#define PREFETCH 16    /* decode: groups ahead of a set's quants and scales */
 
 /* Q8: int16 weights; LANES: q4, int16 levels; LANES8: q4, level bytes (AVX-VNNI, one
  * digit). */
@@ -248,10 +247,10 @@ INLINE __m256i dot_u8(__m256i acc, __m256i u, __m256i s) {
 #endif
 }
 
-/* q8 into L2, which keeps more misses in flight than L1 (measured 1.5 to 2 times
- * as fast from memory); q4 into L1. */
-INLINE void prefetch(int lay, const void *p) {
-    if (lay == Q8)
+/* Into L2, which keeps more misses in flight than L1 (measured 1.5 to 2 times as
+ * fast from memory), but for q4 prefill (measured faster into L1). */
+INLINE void prefetch(int lay, int T, const void *p) {
+    if (lay == Q8 || T == 1)
         _mm_prefetch((const char *)p, _MM_HINT_T1);
     else
         _mm_prefetch((const char *)p, _MM_HINT_T0);
@@ -278,8 +277,8 @@ INLINE void group(__m256 acc[MAX_R][MAX_T][2], int h, int lay, int R, int T, con
     for (int i = 0; i < pr; i++) {
 #pragma GCC unroll 4
         for (int l = 0; l < lines; l++)
-            prefetch(lay, pf + i * wq_stride + 64 * l);
-        prefetch(lay, pd + i * m);
+            prefetch(lay, T, pf + i * wq_stride + 64 * l);
+        prefetch(lay, T, pd + i * m);
     }
 #pragma GCC unroll 8
     for (int k = 0; k < steps; k++)
@@ -347,8 +346,8 @@ INLINE void tile(int lay, int R, int T, const g2_qmatrix *W, uint32_t r, const x
          * r + i: bb·m·i further); a ragged half (only at the row's end) reads just its
          * blocks' dwords, never past the row, and its scales are copied with zeros
          * after them, so its zero scales and activations add nothing. Prefetches:
-         * decode, the half-group PREFETCH_Q8 / _Q4 groups ahead (n·16·bb bytes and
-         * n·16 scales a group) of 4 rows from the tile's first, one run of memory
+         * decode, the half-group PREFETCH groups ahead (n·16·bb bytes and n·16
+         * scales a group) of 4 rows from the tile's first, one run of memory
          * (q8: the tile's own set; q4: a 2-row tile that starts a set fetches the
          * next tile's rows too, the next runs on into the following group's first
          * rows: already read, but the stream stays one run for the hardware
@@ -359,7 +358,7 @@ INLINE void tile(int lay, int R, int T, const g2_qmatrix *W, uint32_t r, const x
         const uint8_t *p = qs + bb * o + 32 * h, *fq;
         const uint16_t *d = W->d + o + GROUP * h, *fd;
         if (T == 1) {
-            const size_t ahead = (size_t)n0 * 16 * (lay == Q8 ? PREFETCH_Q8 : PREFETCH_Q4);
+            const size_t ahead = (size_t)n0 * 16 * PREFETCH;
             fq = qs + bb * o + bb * GROUP * h + bb * ahead;
             fd = d + ahead;
         } else {
