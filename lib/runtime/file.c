@@ -3,8 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -41,36 +39,6 @@ static gemma2_status read_copy(int fd, const char *path, size_t size, void **out
     return GEMMA2_OK;
 }
 
-/* Maps fd read-only at an address aligned to 2 MB (the size of a huge page, x86-64
- * and arm64 with 4 KB pages) with a huge-page hint: where the kernel keeps the file's
- * page cache in 2 MB folios, as it reads it in for such a mapping (Linux 6.x on ext4
- * and xfs), each is then mapped by one page-table entry, and streaming the weights
- * misses the TLB 512 times less. Elsewhere the hint does nothing. */
-static void *map_aligned(int fd, size_t size) {
-    const size_t huge = (size_t)2 << 20;
-    if (getenv("G2_PLAIN_MAP") || size < huge || size > SIZE_MAX - huge)
-        return mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    char *span = mmap(NULL, size + huge, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (span == MAP_FAILED)
-        return MAP_FAILED;
-    char *at = (char *)(((uintptr_t)span + huge - 1) & ~(uintptr_t)(huge - 1));
-    void *p = mmap(at, size, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0);
-    if (p == MAP_FAILED) {
-        const int e = errno;
-        munmap(span, size + huge);
-        errno = e;
-        return MAP_FAILED;
-    }
-    if (at > span) /* the slack around the mapping */
-        munmap(span, (size_t)(at - span));
-    if (span + size + huge > at + size)
-        munmap(at + size, (size_t)(span + size + huge - (at + size)));
-#ifdef MADV_HUGEPAGE
-    (void)madvise(p, size, MADV_HUGEPAGE);
-#endif
-    return p;
-}
-
 gemma2_status g2_file_map(const char *path, int copy, g2_mapped_file *out) {
     out->data = NULL;
     out->size = 0;
@@ -103,7 +71,7 @@ gemma2_status g2_file_map(const char *path, int copy, g2_mapped_file *out) {
     }
     if (st.st_size > 0) {
         void *p = g2_fault(G2_FAULT_IO) ? (errno = ENOMEM, MAP_FAILED)
-                                        : map_aligned(fd, (size_t)st.st_size);
+                                        : mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED) {
             int e = errno;
             close(fd);
