@@ -36,9 +36,9 @@ enum {
 typedef struct g2_gguf_kv {
     const char *key; /* not NUL-terminated */
     uint64_t key_len;
-    uint32_t type;        /* G2_GGUF_* */
-    uint32_t elem_type;   /* arrays: the element type (never an array) */
-    uint64_t count;       /* arrays: elements; else 1 */
+    uint32_t type;      /* G2_GGUF_* */
+    uint32_t elem_type; /* arrays: the element type (never an array) */
+    uint64_t count;     /* arrays: elements; else 1 */
     const uint8_t *value; /* scalars: the value; strings: the u64 length; arrays: the first element */
 } g2_gguf_kv;
 

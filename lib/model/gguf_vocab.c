@@ -64,8 +64,7 @@ static gemma2_status build(const g2_gguf *g, const g2_gguf_kv *tokens, g2_tok_bu
     const uint64_t n = tokens->count;
     const g2_gguf_kv *scores, *types;
     gemma2_status st = array_of(g, "tokenizer.ggml.scores", n, is_f32, &scores);
-    if (st != GEMMA2_OK ||
-        (st = array_of(g, "tokenizer.ggml.token_type", n, g2_gguf_is_int_type, &types)) != GEMMA2_OK)
+    if (st != GEMMA2_OK || (st = array_of(g, "tokenizer.ggml.token_type", n, g2_gguf_is_int_type, &types)) != GEMMA2_OK)
         return st;
     if (g2_tok_builder_init(b, "GGUF vocabulary", (size_t)n, err, sizeof err) != 0)
         return g2_error(GEMMA2_ERR_FORMAT, "%s", err);

@@ -165,8 +165,7 @@ gemma2_status g2_model_set_tokenizer(gemma2_model *m, const uint8_t *blob, size_
         return st;
     m->tokenizer->owned_by_model = 1;
     if (m->tokenizer->n_pieces > m->cfg.vocab_size)
-        return g2_error(GEMMA2_ERR_FORMAT,
-                        "the tokenizer has %u pieces, more than the %u rows of the embedding",
+        return g2_error(GEMMA2_ERR_FORMAT, "the tokenizer has %u pieces, more than the %u rows of the embedding",
                         (unsigned)m->tokenizer->n_pieces, (unsigned)m->cfg.vocab_size);
     return GEMMA2_OK;
 }
@@ -278,7 +277,8 @@ gemma2_status g2_model_load(const char *path, int n_threads, uint32_t flags, con
     m->format_version = h.version;
     m->header_flags = h.flags;
     if ((st = read_config(m, &h)) != GEMMA2_OK || (st = read_metadata(m, &h)) != GEMMA2_OK ||
-        (st = read_tokenizer(m)) != GEMMA2_OK || (st = g2_model_read_directory(m, &h)) != GEMMA2_OK ||
+        (st = read_tokenizer(m)) != GEMMA2_OK ||
+        (st = g2_model_read_directory(m, &h)) != GEMMA2_OK ||
         (st = g2_model_unpack(m, n_threads)) != GEMMA2_OK)
         goto fail;
     if (!(flags & GEMMA2_MODEL_SKIP_VERIFY) && (st = g2_model_verify_all(m, n_threads)) != GEMMA2_OK)

@@ -228,8 +228,8 @@ static void test_header_bit_flips(void) {
         gemma2_status st = tu_write_file(path, b, good_size) == 0 ? gemma2_model_open(path, NULL, &m) : -1;
         CHECK((st == GEMMA2_ERR_CHECKSUM || st == GEMMA2_ERR_FORMAT || st == GEMMA2_ERR_VERSION) && !m &&
                   gemma2_last_error()[0],
-              "bit %u of byte %llu flipped: status %d (%s)", (unsigned)(at % 8), (unsigned long long)at,
-              (int)st, gemma2_last_error());
+              "bit %u of byte %llu flipped: status %d (%s)", (unsigned)(at % 8), (unsigned long long)at, (int)st,
+              gemma2_last_error());
         gemma2_model_close(m);
         b[at] ^= (unsigned char)(1u << (at % 8));
         flips++;
@@ -465,8 +465,8 @@ static void expect_tokenizer(const char *what, const unsigned char *blob, size_t
                              const char *message_part) {
     gemma2_tokenizer *tok = (gemma2_tokenizer *)1;
     gemma2_status st = gemma2_tokenizer_load(blob, size, &tok);
-    CHECK(st == expected && (st == GEMMA2_OK) == (tok != NULL), "%s: status %d (%s), expected %d", what,
-          (int)st, gemma2_last_error(), (int)expected);
+    CHECK(st == expected && (st == GEMMA2_OK) == (tok != NULL), "%s: status %d (%s), expected %d", what, (int)st,
+          gemma2_last_error(), (int)expected);
     if (message_part)
         CHECK(strstr(gemma2_last_error(), message_part) != NULL, "%s: message '%s' lacks '%s'", what,
               gemma2_last_error(), message_part);
@@ -514,8 +514,8 @@ static void test_hostile_tokenizer(const char *blob_path) {
         b[edits[k].at] = edits[k].value;
         if (edits[k].at == normal + 2)
             b[normal + 3] = 0; /* both bytes of the length */
-        expect_tokenizer(edits[k].what, b, size, edits[k].at == 4 ? GEMMA2_ERR_VERSION : GEMMA2_ERR_FORMAT,
-                         edits[k].message);
+        expect_tokenizer(edits[k].what, b, size,
+                         edits[k].at == 4 ? GEMMA2_ERR_VERSION : GEMMA2_ERR_FORMAT, edits[k].message);
     }
     /* a merge naming a piece out of range: the last 16 bytes are a merge record */
     memcpy(b, good_blob, size);
