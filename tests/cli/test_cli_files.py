@@ -209,6 +209,12 @@ class TestVerify(CliTest):
                     outs.append(self.read(out))
                 self.assertEqual(outs[0], outs[1])
                 self.g2('verify', old)
+                again = tmp_path('logits', 'layout-%s-again.g2' % dtype)  # convert rewrites it as version 3
+                self.g2('convert', old, again)
+                self.assertEqual(parse_model(self.read(again))[0]['version'], 3)
+                out = tmp_path('logits', 'layout-%s-again.f32' % dtype)
+                self.g2('logits', again, '--tokens', '2,3,4,5', '--out', out, code=0)
+                self.assertEqual(self.read(out), outs[0])
                 bad = flip_tensor(self, old, 'model.layers.1.self_attn.k_proj.weight', 'layout-' + dtype, 0.3)
                 self.fails('verify', bad, patterns=[r'k_proj'], one_line=False)
                 self.fails('info', bad, patterns=[r'k_proj'], one_line=False)  # opens skipping verify

@@ -30,13 +30,14 @@
 static const char usage_text[] =
     "usage: gemma2 convert SRC_DIR OUT [--dtype f32|bf16|q8|q4] [--embed-dtype TYPE]\n"
     "                      [--compress]\n"
-    "       gemma2 convert IN.gguf OUT [--compress]\n"
+    "       gemma2 convert IN.gguf|IN.g2 OUT [--compress]\n"
     "\n"
     "Converts a Hugging Face Gemma 2 checkpoint folder (config.json and\n"
     "model.safetensors, or shards with model.safetensors.index.json) into a gemma2\n"
     "model file OUT. Given a GGUF file instead, writes OUT with the tensors as gemma2\n"
     "loads them (f32 and bf16 kept, F16 as f32, block types as q8; docs/gguf.md) and\n"
-    "adds the checksums GGUF lacks.\n"
+    "adds the checksums GGUF lacks. Given a gemma2 file, writes it again in this\n"
+    "version of the format (older versions' quantized tensors in the current order).\n"
     "\n"
     "  --dtype TYPE      type of the weight matrices: f32 or bf16 (lossless; the\n"
     "                    default is f32 if any source matrix is F32 or F16, bf16 if\n"
@@ -543,7 +544,7 @@ int g2_cli_convert(int argc, char **argv) {
     }
     if (stat(src, &st) == 0 && S_ISREG(st.st_mode)) {
         if (dtype >= 0 || embed_dtype >= 0)
-            return usage_error("--dtype and --embed-dtype are for checkpoint folders; a GGUF file keeps "
+            return usage_error("--dtype and --embed-dtype are for checkpoint folders; a model file keeps "
                                "the types it loads as");
         if (convert_gguf(src, out, compress, err, sizeof err) != 0) {
             fprintf(stderr, "gemma2 convert: error: %s\n", err);
