@@ -11,8 +11,11 @@ import hashlib
 import os
 import random
 import re
+import shutil
 import struct
+import subprocess
 import sys
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import clitest  # noqa: E402
@@ -218,6 +221,37 @@ class TestVerify(CliTest):
                 bad = flip_tensor(self, old, 'model.layers.1.self_attn.k_proj.weight', 'layout-' + dtype, 0.3)
                 self.fails('verify', bad, patterns=[r'k_proj'], one_line=False)
                 self.fails('info', bad, patterns=[r'k_proj'], one_line=False)  # opens skipping verify
+
+    @unittest.skipUnless(shutil.which('zstd'), 'needs the zstd program')
+    def test_older_layout_compressed(self):
+        """A version 2 file whose q8 tensors are zstd frames: each is decompressed, checked
+        and laid out again at open, with the same logits as the version 3 file."""
+        new = self.model('tiny-a', '--dtype', 'q8')
+        data = bytearray(older_layout(self.read(new), 2))
+        h, entries = parse_model(data)
+        out, section = bytearray(data[:h['data_offset']]), bytearray()
+        raw_path = tmp_path('logits', 'layout-raw.bin')
+        for e in entries:
+            start = h['data_offset'] + e['offset']
+            with open(raw_path, 'wb') as f:
+                f.write(data[start:start + e['raw_size']])
+            frame = subprocess.run(['zstd', '-q', '-f', '-c', raw_path], capture_output=True, check=True).stdout
+            section += bytes(-len(section) % 64)
+            struct.pack_into('<QQ', out, e['entry_pos'] + E_OFF['offset'], len(section), len(frame))
+            struct.pack_into('<I', out, e['entry_pos'] + E_OFF['compression'], 1)
+            section += frame
+        out += section
+        struct.pack_into('<I', out, H_OFF['flags'], struct.unpack_from('<I', out, H_OFF['flags'])[0] | 1)
+        struct.pack_into('<Q', out, H_OFF['data_size'], len(section))
+        struct.pack_into('<Q', out, H_OFF['file_size'], len(out))
+        old = self.write('v2-q8-zstd.g2', reseal(out))
+        outs = []
+        for f in (new, old):
+            path = tmp_path('logits', 'layout-zstd-%s.f32' % os.path.basename(f))
+            self.g2('logits', f, '--tokens', '2,3,4,5', '--out', path, code=0)
+            outs.append(self.read(path))
+        self.assertEqual(outs[0], outs[1])
+        self.g2('verify', old)
 
     def test_invalid_fields_with_valid_digest(self):
         """Header, config and directory fields made invalid, the header digest
