@@ -10,29 +10,19 @@
  * activation digits as they are. Per block that adds 128 · (256·Σhi + Σlo) = 128 ·
  * A->sum, taken out once per block after the lanes are summed.
  *
- * q8: a step covers 4 blocks: 128-bit lane k of a zmm belongs to block k of the step,
- * two zmm per operand: "part 0" holds elements 0..15 of each block, "part 1" 16..31
- * (rows and activations take two lane shuffles). Per (row, token) pair a step costs 4
- * vpdpbusd (hi and lo digits × two parts) and a shift: lane = 256·Σu·hi + Σu·lo over
- * its 8 elements, exact. With one-digit activations (lo all zero, A->digits == 1) the
- * lo products are skipped, and the shift is done once per group, after the lanes are
- * summed (the same integers). Four steps make a group of 16 blocks. Their 4 lane
- * vectors are summed per block with a transposed integer reduction, leaving lane 4k+s
- * = block 4s+k of the group; one convert and one FMA with the scales d_w·d_x (permuted
- * the same way) add the 16 blocks to the float accumulator, whose lane 4k+s is thus
- * the canonical lane 4s+k (b % 16). At the end the accumulator is permuted back and
- * summed by the canonical tree.
+ * Both weight types are stored in row sets and lane order (quant.h): a 64-byte run of
+ * a group holds the same 4 bytes of 16 blocks, one 32-bit lane per block (q8: 8 runs
+ * per group, q4: 4, each byte two levels), and the activations are laid out to match
+ * (g2_xgroup), so vpdpbusd sums whole blocks per lane, already in the canonical lane
+ * order: a group needs no reduction and no permute, only the −128·sum correction, one
+ * convert and one FMA per row and token (lane_group below). With one-digit
+ * activations (A->digits == 1, lo all zero) the lo products are skipped.
  *
- * q4 rows are stored in lane order (quant.h): a 64-byte run holds the same 4 bytes of
- * 16 blocks, one 32-bit lane per block, and the activations are laid out to match
- * (g2_xgroup), so vpdpbusd sums whole blocks per lane and a group needs no
- * reduction and no permute (below, "q4: one 32-bit lane per block").
- *
- * The per-token work (q8 parts, the −128·sum corrections and d_x in group order; q4
- * groups) is done once per chunk of blocks into a stack buffer shared by every row of
- * the call, or once per input by prepare_act; float accumulators carry across chunks
- * in a small buffer. Register tile: R rows × T tokens, 4×2 at most. Stack use: about
- * 40 KB per call. */
+ * The per-token layout (g2_xgroup: digits, d_x, corrections) is made once per chunk of
+ * groups into a stack buffer shared by every row of the call, or once per input by
+ * prepare_act; float accumulators carry across chunks in a small buffer. Register
+ * tile: R rows × T tokens, 4×2 at most, 4 rows only on a whole row set. Stack use:
+ * about 40 KB per call. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -138,11 +128,11 @@ INLINE float ordered_sum(__m512 v) {
  * runs at wq + B·m·i + 4m·run, B the bytes per block (a short group's runs are 4m
  * bytes: masked loads read only those), its scales at wd + m·i; token j's group at
  * x + j·xstride. Adds the group to a. q8's 8 runs go to vpdpbusd as they are
- * (u = w XOR 0x80 = w + 128) with hi[run]; q4's 4 runs as the levels of their low and
- * high nibbles with hi[run] and hi[4 + run]. Per q8 row, run and digit: one load,
- * one XOR and one vpdpbusd per 64 weights. Decode prefetches each row's group (one line per run) 8 rows
- * ahead, i.e. row_bytes · 8 further on in the sets' one stream, and again twice as far (docs/performance.md),
- * and the scales as far ahead as the weights. */
+ * (u = w XOR 0x80 = w + 128) with hi[run]: per row and run one load and one XOR, then
+ * one vpdpbusd per digit. q4's 4 runs go as the levels of their low and high nibbles
+ * with hi[run] and hi[4 + run]. Decode prefetches each row's group (one line per run)
+ * 8 rows ahead, i.e. row_bytes · 8 further on in the sets' one stream, and again twice
+ * as far (docs/performance.md), and the scales as far ahead as the weights. */
 INLINE void lane_group(int q8, int two, int R, int T, uint32_t m, const uint8_t *wq, const uint16_t *wd,
                        size_t row_bytes, uint32_t nb, const g2_xgroup *x, size_t xstride,
                        __m512 a[MAX_R][MAX_T]) {
