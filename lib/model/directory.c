@@ -172,6 +172,14 @@ gemma2_status g2_model_index_names(gemma2_model *m) {
     return st;
 }
 
+int g2_tensor_decompress(const g2_tensor *t, void *dctx, void *dst) {
+    const unsigned long long declared = ZSTD_getFrameContentSize(t->stored, (size_t)t->stored_bytes);
+    const size_t got = declared == t->n_bytes
+                           ? ZSTD_decompressDCtx(dctx, dst, (size_t)t->n_bytes, t->stored, (size_t)t->stored_bytes)
+                           : 0;
+    return declared == t->n_bytes && !ZSTD_isError(got) && got == t->n_bytes;
+}
+
 typedef struct unpack_job {
     gemma2_model *m;
     atomic_size_t next;
@@ -194,12 +202,7 @@ static void unpack_task(void *p, int thread_index, int n_threads) {
             job->status[i] = g2_tensor_relayout(t, dctx);
             continue;
         }
-        const void *src = job->m->file.data + t->file_offset;
-        unsigned long long declared = ZSTD_getFrameContentSize(src, (size_t)t->stored_bytes);
-        size_t got = declared == t->n_bytes ? ZSTD_decompressDCtx(dctx, (void *)t->data, (size_t)t->n_bytes,
-                                                                  src, (size_t)t->stored_bytes)
-                                            : 0;
-        if (declared != t->n_bytes || ZSTD_isError(got) || got != t->n_bytes)
+        if (!g2_tensor_decompress(t, dctx, (void *)t->data))
             job->status[i] = GEMMA2_ERR_FORMAT;
     }
     ZSTD_freeDCtx(dctx);

@@ -90,6 +90,9 @@ gemma2_status g2_model_read_directory(gemma2_model *m, const g2_file_header *h);
 gemma2_status g2_model_alloc_tensors(gemma2_model *m, int only_compressed);
 /* Decompresses zstd-stored tensors in parallel (directory.c). */
 gemma2_status g2_model_unpack(gemma2_model *m, int n_threads);
+/* A compressed tensor's zstd frame → its n_bytes raw bytes at dst; 0 if the frame is
+ * bad or declares another size (directory.c). */
+int g2_tensor_decompress(const g2_tensor *t, void *dctx, void *dst);
 /* A relayout tensor (lib/model/relayout.c): its stored bytes, decompressed with dctx
  * when compressed, checked against its digest and laid out into t->data. */
 gemma2_status g2_tensor_relayout(const g2_tensor *t, void *dctx);

@@ -25,11 +25,7 @@ static const uint8_t *raw_bytes(const g2_tensor *t, ZSTD_DCtx *dctx, uint8_t **o
         *status = GEMMA2_ERR_OUT_OF_MEMORY;
         return NULL;
     }
-    const unsigned long long declared = ZSTD_getFrameContentSize(t->stored, (size_t)t->stored_bytes);
-    const size_t got = declared == t->n_bytes ? ZSTD_decompressDCtx(dctx, buf, (size_t)t->n_bytes, t->stored,
-                                                                    (size_t)t->stored_bytes)
-                                              : 0;
-    if (declared != t->n_bytes || ZSTD_isError(got) || got != t->n_bytes) {
+    if (!g2_tensor_decompress(t, dctx, buf)) {
         free(buf);
         *status = GEMMA2_ERR_FORMAT;
         return NULL;
