@@ -131,9 +131,9 @@ INLINE float ordered_sum(__m512 v) {
  * (u = w XOR 0x80 = w + 128) with hi[run]: per row and run one load and one XOR, then
  * one vpdpbusd per digit. q4's 4 runs go as the levels of their low and high nibbles
  * with hi[run] and hi[4 + run]. Decode prefetches each row's group (one line per run)
- * 8 rows ahead, i.e. row_bytes · 8 further on in the sets' one stream, and again 16
- * and 32 rows ahead (docs/performance-results.md, section 2), and the scales 8 rows
- * ahead. */
+ * into L1 two groups ahead in the row set's stream, and 8 rows ahead, i.e. row_bytes · 8
+ * further on in the sets' one stream, and again 16 and 32 rows ahead
+ * (docs/performance-results.md, section 2), and the scales 8 rows ahead. */
 INLINE void lane_group(int q8, int two, int R, int T, uint32_t m, const uint8_t *wq, const uint16_t *wd,
                        size_t row_bytes, uint32_t nb, const g2_xgroup *x, size_t xstride,
                        __m512 a[MAX_R][MAX_T]) {
@@ -177,6 +177,7 @@ INLINE void lane_group(int q8, int two, int R, int T, uint32_t m, const uint8_t 
             __asm__("" : "+v"(v)); /* one load, not a second one folded into the shift */
             if (T == 1 && R == MAX_R) {
                 const size_t ahead = 2 * MAX_R * row_bytes;
+                _mm_prefetch((const char *)(p + (size_t)2 * MAX_R * GROUP * block_bytes), _MM_HINT_T0);
                 _mm_prefetch((const char *)(p + ahead), _MM_HINT_T1);
                 _mm_prefetch((const char *)(p + 2 * ahead), _MM_HINT_T2);
                 _mm_prefetch((const char *)(p + 4 * ahead), _MM_HINT_T2);
