@@ -41,7 +41,9 @@
  * (never past the row's end). Register tiles, their rows in one set: decode q8 4 rows
  * × 1 token (a whole set, one run of memory; each activation load serves 4 rows), q4
  * 2 rows (r even), 2 or 1 at a range's edges, with software prefetch of the set's
- * rows some groups ahead into L2 (1.5 to 2 times as fast from memory as into L1);
+ * rows some groups ahead into L2 (1.5 to 2 times as fast from memory as into L1), and
+ * of the same lines 2 groups ahead into L1 and twice as far into L2 (q8 1.14× as fast
+ * from memory on Zen 4: docs/performance-results.md, section 2);
  * prefill 1 row × up to 8 tokens (prefetching the half-group of the row two on: over
  * twice as fast from memory). Stack use: about 52 KB. */
 #include <immintrin.h>
@@ -121,6 +123,7 @@ static void quantize_act(const float *x, uint32_t n, unsigned digits, int8_t *qs
 #define XBUF_GROUPS 60 /* token half-groups of activations on the stack: 60 × 576 B */
 #define ROW_BATCH 32   /* rows whose accumulators carry across chunks at once */
 #define PREFETCH 16    /* decode: groups ahead of a set's quants and scales */
+#define PREFETCH_NEAR 2 /* decode: groups ahead of a set's quants, into L1 */
 
 /* Q8: int16 weights; LANES: q4, int16 levels; LANES8: q4, level bytes (AVX-VNNI, one
  * digit). */
@@ -266,7 +269,7 @@ INLINE void prefetch(int lay, int T, const void *p) {
  * LANES8 sums Σ (K + 128)·hi, at most 32·251·127 per block, so 256 times it is still
  * exact; q8 needs no correction (signed weights), q4 takes 128·sum back out. */
 INLINE void group(__m256 acc[MAX_R][MAX_T][2], int h, int lay, int R, int T, const uint8_t *wq, size_t m,
-                  const uint8_t *pf, const uint16_t *wd, size_t wd_stride, const uint16_t *pd,
+                  const uint8_t *pf, size_t set_group, const uint16_t *wd, size_t wd_stride, const uint16_t *pd,
                   const xgroup *xg, int masked, __m256i mask) {
     const int steps = lay == Q8 ? 8 : 4, np = lay == LANES ? 4 : 2; /* runs, products per run */
     const int ns = T <= 2 && R <= 2 ? 2 : 1;
@@ -280,6 +283,15 @@ INLINE void group(__m256 acc[MAX_R][MAX_T][2], int h, int lay, int R, int T, con
             prefetch(lay, T, pf + i * wq_stride + 64 * l);
         prefetch(lay, T, pd + i * m);
     }
+    if (T == 1) /* the same lines into L1 near, and into L2 twice as far (after: faster) */
+#pragma GCC unroll 4
+        for (int i = 0; i < pr; i++)
+#pragma GCC unroll 4
+            for (int l = 0; l < lines; l++) {
+                const uint8_t *q = pf + i * wq_stride + 64 * l;
+                _mm_prefetch((const char *)(q - (PREFETCH - PREFETCH_NEAR) * set_group), _MM_HINT_T0);
+                _mm_prefetch((const char *)(q + PREFETCH * set_group), _MM_HINT_T2);
+            }
 #pragma GCC unroll 8
     for (int k = 0; k < steps; k++)
 #pragma GCC unroll 4
@@ -336,6 +348,7 @@ INLINE void tile(int lay, int R, int T, const g2_qmatrix *W, uint32_t r, const x
     const uint32_t s0 = r - r % G2_Q_ROW_SET, n0 = W->rows - s0 < G2_Q_ROW_SET ? W->rows - s0 : G2_Q_ROW_SET;
     const uint32_t r1 = r + 2 < W->rows ? r + 2 : W->rows - 1, s1 = r1 - r1 % G2_Q_ROW_SET;
     const uint32_t n1 = W->rows - s1 < G2_Q_ROW_SET ? W->rows - s1 : G2_Q_ROW_SET;
+    const size_t set_group = (size_t)n0 * 16 * bb; /* bytes from a set's group to its next */
     __m256 acc[MAX_R][MAX_T][2];
     for (int i = 0; i < R; i++)
         for (int j = 0; j < T; j++)
@@ -374,11 +387,11 @@ INLINE void tile(int lay, int R, int T, const g2_qmatrix *W, uint32_t r, const x
             }
             const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(c1 - b)),
                                                     _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-            group(acc, (int)h, lay, R, T, p, m, fq, pd[0], GROUP, fd, xg, 1, mask);
+            group(acc, (int)h, lay, R, T, p, m, fq, set_group, pd[0], GROUP, fd, xg, 1, mask);
         } else if (m == 16) { /* a constant m: every offset an immediate */
-            group(acc, (int)h, lay, R, T, p, 16, fq, d, 16, fd, xg, 0, _mm256_setzero_si256());
+            group(acc, (int)h, lay, R, T, p, 16, fq, set_group, d, 16, fd, xg, 0, _mm256_setzero_si256());
         } else {
-            group(acc, (int)h, lay, R, T, p, m, fq, d, m, fd, xg, 0, _mm256_setzero_si256());
+            group(acc, (int)h, lay, R, T, p, m, fq, set_group, d, m, fd, xg, 0, _mm256_setzero_si256());
         }
     }
     for (int i = 0; i < R; i++)
