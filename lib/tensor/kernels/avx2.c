@@ -42,7 +42,7 @@
  * × 1 token (a whole set, one run of memory; each activation load serves 4 rows), q4
  * 2 rows (r even), 2 or 1 at a range's edges, with software prefetch of the set's
  * rows some groups ahead into L2 (1.5 to 2 times as fast from memory as into L1), and
- * of the same lines 2 groups ahead into L1 and twice as far into L2 (q8 1.14× as fast
+ * of the same lines 2 groups ahead into L1 and twice as far into L2 (q8 1.10–1.16× as fast
  * from memory on Zen 4: docs/performance-results.md, section 2);
  * prefill 1 row × up to 8 tokens (prefetching the half-group of the row two on: over
  * twice as fast from memory). Stack use: about 52 KB. */
@@ -269,8 +269,8 @@ INLINE void prefetch(int lay, int T, const void *p) {
  * LANES8 sums Σ (K + 128)·hi, at most 32·251·127 per block, so 256 times it is still
  * exact; q8 needs no correction (signed weights), q4 takes 128·sum back out. */
 INLINE void group(__m256 acc[MAX_R][MAX_T][2], int h, int lay, int R, int T, const uint8_t *wq, size_t m,
-                  const uint8_t *pf, size_t set_group, const uint16_t *wd, size_t wd_stride, const uint16_t *pd,
-                  const xgroup *xg, int masked, __m256i mask) {
+                  const uint8_t *pf, size_t set_group, const uint16_t *wd, size_t wd_stride,
+                  const uint16_t *pd, const xgroup *xg, int masked, __m256i mask) {
     const int steps = lay == Q8 ? 8 : 4, np = lay == LANES ? 4 : 2; /* runs, products per run */
     const int ns = T <= 2 && R <= 2 ? 2 : 1;
     const size_t bb = lay == Q8 ? G2_QK : G2_QK / 2, wq_stride = bb * m, qstep = 4 * m;
