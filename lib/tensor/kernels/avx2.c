@@ -43,7 +43,7 @@
  * 2 rows (r even), 2 or 1 at a range's edges, with software prefetch of the set's
  * rows some groups ahead into L2 (1.5 to 2 times as fast from memory as into L1), and
  * of the same lines 2 groups ahead into L1 and twice as far into L2 (q8 1.10–1.16× as
- * fast from memory on Zen 4: docs/performance-results.md, section 2);
+ * fast from memory on Zen 4: docs/performance-results-zen4.md);
  * prefill 1 row × up to 8 tokens (prefetching the half-group of the row two on: over
  * twice as fast from memory). Stack use: about 52 KB. */
 #include <immintrin.h>

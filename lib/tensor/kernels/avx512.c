@@ -133,7 +133,7 @@ INLINE float ordered_sum(__m512 v) {
  * with hi[run] and hi[4 + run]. Decode prefetches each row's group (one line per run)
  * into L1 two groups ahead in the row set's stream, and 8 rows ahead, i.e. row_bytes · 8
  * further on in the sets' one stream, and again 16 and 32 rows ahead (q8 also 24), and
- * the scales 8 rows ahead (docs/performance-results.md, section 2). */
+ * the scales 8 rows ahead (docs/performance-results-zen4.md). */
 INLINE void lane_group(int q8, int two, int R, int T, uint32_t m, const uint8_t *wq, const uint16_t *wd,
                        size_t row_bytes, uint32_t nb, const g2_xgroup *x, size_t xstride,
                        __m512 a[MAX_R][MAX_T]) {
