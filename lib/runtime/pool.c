@@ -158,15 +158,18 @@ void g2_pool_run(g2_pool *pool, g2_task_fn fn, void *ctx) {
     close_task(pool);
 }
 
+static uint64_t pack_left(size_t front, size_t back) { return (uint64_t)front | (uint64_t)back << 32; }
+
 void g2_split_init(g2_split *split, size_t total, size_t align, int parts) {
     parts = parts < 1 ? 1 : parts > G2_SPLIT_MAX_PARTS ? G2_SPLIT_MAX_PARTS : parts;
     split->parts = parts;
-    const size_t unit = align ? align : 1, units = (total + unit - 1) / unit;
+    split->align = align ? align : 1;
+    const size_t unit = split->align, units = (total + unit - 1) / unit;
     size_t begin = 0;
     for (int i = 0; i < parts; i++) {
         size_t end = units * (size_t)(i + 1) / (size_t)parts * unit;
         end = end > total ? total : end;
-        atomic_init(&split->part[i].next, begin);
+        atomic_init(&split->part[i].left, pack_left(begin, end));
         split->end[i] = end;
         begin = end;
     }
@@ -176,17 +179,34 @@ g2_split_cursor g2_split_cursor_for(const g2_split *split, int thread_index) {
     return (g2_split_cursor){.part = thread_index % split->parts, .emptied = 0};
 }
 
-int g2_split_next(g2_split *split, g2_split_cursor *cursor, size_t chunk, size_t *lo, size_t *hi) {
-    while (cursor->emptied < split->parts) {
-        const size_t end = split->end[cursor->part];
-        /* a thread never claims again from a part it found empty, so a counter passes
-         * its end by at most one chunk per thread */
-        const size_t first = g2_claim(&split->part[cursor->part].next, chunk);
-        if (first < end) {
-            *lo = first;
-            *hi = end - first < chunk ? end : first + chunk;
+/* Claims from the front of part k (own) or from its back; 0 if it is empty. A back
+ * claim first takes the ragged end (total, when not a multiple of align), so the
+ * claims after it end on multiples of align. */
+static int claim_part(g2_split *split, int k, int own, size_t chunk, size_t *lo, size_t *hi) {
+    uint64_t left = atomic_load_explicit(&split->part[k].left, memory_order_relaxed);
+    for (;;) {
+        const size_t front = (size_t)(left & 0xFFFFFFFFu), back = (size_t)(left >> 32);
+        if (front >= back)
+            return 0;
+        size_t take = chunk;
+        if (!own && back % split->align != 0 && back % split->align < take)
+            take = back % split->align;
+        take = take < back - front ? take : back - front;
+        const uint64_t now = own ? pack_left(front + take, back) : pack_left(front, back - take);
+        if (atomic_compare_exchange_weak_explicit(&split->part[k].left, &left, now, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            *lo = own ? front : back - take;
+            *hi = *lo + take;
             return 1;
         }
+    }
+}
+
+int g2_split_next(g2_split *split, g2_split_cursor *cursor, size_t chunk, size_t *lo, size_t *hi) {
+    while (cursor->emptied < split->parts) {
+        /* the first part a thread visits is its own */
+        if (claim_part(split, cursor->part, cursor->emptied == 0, chunk, lo, hi))
+            return 1;
         cursor->emptied++;
         cursor->part = cursor->part + 1 == split->parts ? 0 : cursor->part + 1;
     }

@@ -12,6 +12,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "gemma2.h"
 
@@ -41,14 +42,20 @@ static inline size_t g2_claim(atomic_size_t *next, size_t chunk) {
  * first and then from the others', so a late or descheduled thread's part is still
  * finished by the rest. For matrix rows this keeps each core streaming one region of
  * the weights instead of interleaving claims with the other cores; measured on the
- * 2B decode: +10-15% memory throughput with 2 threads (docs/performance.md). */
+ * 2B decode: +10-15% memory throughput with 2 threads (docs/performance.md). A part's
+ * owner claims from its front and the others from its back, so a thread that helps
+ * never takes the rows the owner reads next and has already prefetched (2B decode
+ * on Zen 4: +3% in the faster-memory minutes, docs/performance-results-zen4.md). */
 #define G2_SPLIT_MAX_PARTS 16
 
 typedef struct g2_split {
     int parts;
-    size_t end[G2_SPLIT_MAX_PARTS];
+    size_t align;
+    size_t end[G2_SPLIT_MAX_PARTS]; /* part k is [end[k-1], end[k]), end[-1] = 0 */
     struct {
-        _Alignas(64) atomic_size_t next; /* one cache line per part: no false sharing */
+        /* what is left of the part: front in the low 32 bits, back in the high 32; one
+         * cache line per part, no false sharing */
+        _Alignas(64) _Atomic uint64_t left;
     } part[G2_SPLIT_MAX_PARTS];
 } g2_split;
 
@@ -58,11 +65,12 @@ typedef struct g2_split_cursor {
 } g2_split_cursor;
 
 /* Items [0, total) in `parts` ranges (clamped to [1, G2_SPLIT_MAX_PARTS]) whose
- * boundaries are multiples of `align`. */
+ * boundaries are multiples of `align`; total < 2^32. */
 void g2_split_init(g2_split *split, size_t total, size_t align, int parts);
 g2_split_cursor g2_split_cursor_for(const g2_split *split, int thread_index);
 /* Claims up to `chunk` (>= 1) items, never crossing a part's end, into [*lo, *hi); returns 0
- * when every part is empty. */
+ * when every part is empty. When chunk is a multiple of align, every claim starts at a
+ * multiple of align. */
 int g2_split_next(g2_split *split, g2_split_cursor *cursor, size_t chunk, size_t *lo, size_t *hi);
 
 #endif

@@ -12,7 +12,9 @@ typedef struct job {
     atomic_size_t next;
     g2_split split;
     size_t chunk;
-    atomic_int bad_claims; /* empty, too long, or crossing a part's end */
+    atomic_int bad_claims; /* empty, too long, crossing a part's end, or misaligned */
+    size_t order[64][2];   /* the first claims, in order, when one thread runs the split */
+    atomic_int n_claims;
     size_t total;
     atomic_uchar *seen; /* per item */
     atomic_llong sum;
@@ -42,13 +44,48 @@ static void split_task(void *p, int thread_index, int n_threads) {
         int crosses = 0;
         for (int k = 0; k < j->split.parts; k++)
             crosses |= lo < j->split.end[k] && hi > j->split.end[k];
-        if (lo >= hi || hi - lo > j->chunk || hi > j->total || crosses)
+        const int misaligned = j->chunk % j->split.align == 0 && lo % j->split.align != 0;
+        if (lo >= hi || hi - lo > j->chunk || hi > j->total || crosses || misaligned)
             atomic_fetch_add(&j->bad_claims, 1);
+        const int n = atomic_fetch_add(&j->n_claims, 1);
+        if (n < 64) {
+            j->order[n][0] = lo;
+            j->order[n][1] = hi;
+        }
         for (size_t k = lo; k < hi && k < j->total; k++) {
             atomic_fetch_add(&j->seen[k], 1);
             atomic_fetch_add(&j->sum, (long long)k);
         }
     }
+}
+
+/* One thread alone takes its own part from the front, then the next part from the
+ * back: total items in two parts, claims of `align`. */
+static void check_split_order(size_t total, size_t align) {
+    job c = {.total = total, .chunk = align};
+    c.seen = calloc(total, 1);
+    g2_split_init(&c.split, total, align, 2);
+    split_task(&c, 0, 1);
+    const int n = atomic_load(&c.n_claims);
+    int ok = n <= 64;
+    size_t expect = 0; /* own part: consecutive from 0 */
+    int k = 0;
+    for (; ok && k < n && c.order[k][0] < c.split.end[0]; k++) {
+        ok = c.order[k][0] == expect;
+        expect = c.order[k][1];
+    }
+    ok = ok && expect == c.split.end[0];
+    expect = total; /* the other part: consecutive down from its end */
+    for (; ok && k < n; k++) {
+        ok = c.order[k][1] == expect;
+        expect = c.order[k][0];
+    }
+    ok = ok && expect == c.split.end[0];
+    CHECK(ok, "split of %zu items, align %zu, one thread: own part from the front, the other from the back",
+          total, align);
+    CHECK(atomic_load(&c.bad_claims) == 0, "split of %zu items, align %zu, one thread: %d bad claims", total,
+          align, atomic_load(&c.bad_claims));
+    free(c.seen);
 }
 
 /* A split covers its items exactly once whoever runs it: the pool, or one thread
@@ -106,12 +143,17 @@ int main(void) {
         for (int r = 0; r < 50; r++)
             check_split(pool, n, 1000 + (size_t)r * 13, 32, 32);
         check_split(pool, n, 5, 32, 32);
+        check_split(pool, n, 1000, 32, 7); /* claims smaller than the alignment */
+        check_split(pool, n, 1000, 4, 32);
         g2_pool_destroy(pool);
     }
     check_split(NULL, 2, 1000, 32, 32); /* a worker that never joins */
     check_split(NULL, 3, 1001, 4, 7);
     check_split(NULL, 40, 100, 1, 3); /* parts clamped to G2_SPLIT_MAX_PARTS */
     check_split(NULL, 2, 0, 32, 32);
+    check_split_order(1000, 32); /* ragged end: the helper takes [992, 1000) first */
+    check_split_order(1024, 32);
+    check_split_order(100, 4);
     g2_pool *pool = NULL;
     CHECK(g2_pool_create(0, &pool) == GEMMA2_ERR_INVALID_ARGUMENT && !pool, "0 threads refused");
     CHECK(g2_pool_create(G2_MAX_THREADS + 1, &pool) == GEMMA2_ERR_INVALID_ARGUMENT, "too many refused");
