@@ -170,7 +170,6 @@ void g2_split_init(g2_split *split, size_t total, size_t align, int parts) {
         size_t end = units * (size_t)(i + 1) / (size_t)parts * unit;
         end = end > total ? total : end;
         atomic_init(&split->part[i].left, pack_left(begin, end));
-        split->end[i] = end;
         begin = end;
     }
 }

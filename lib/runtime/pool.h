@@ -51,7 +51,6 @@ static inline size_t g2_claim(atomic_size_t *next, size_t chunk) {
 typedef struct g2_split {
     int parts;
     size_t align;
-    size_t end[G2_SPLIT_MAX_PARTS]; /* part k is [end[k-1], end[k]), end[-1] = 0 */
     struct {
         /* what is left of the part: front in the low 32 bits, back in the high 32; one
          * cache line per part, no false sharing */

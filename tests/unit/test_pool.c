@@ -11,6 +11,7 @@ typedef struct job {
     atomic_int ran[16]; /* per thread index */
     atomic_size_t next;
     g2_split split;
+    size_t ends[G2_SPLIT_MAX_PARTS]; /* part k is [ends[k-1], ends[k]), as split_init made it */
     size_t chunk;
     atomic_int bad_claims; /* empty, too long, crossing a part's end, or misaligned */
     size_t order[64][2];   /* the first claims, in order, when one thread runs the split */
@@ -43,7 +44,7 @@ static void split_task(void *p, int thread_index, int n_threads) {
     for (size_t lo, hi; g2_split_next(&j->split, &cursor, j->chunk, &lo, &hi);) {
         int crosses = 0;
         for (int k = 0; k < j->split.parts; k++)
-            crosses |= lo < j->split.end[k] && hi > j->split.end[k];
+            crosses |= lo < j->ends[k] && hi > j->ends[k];
         const int misaligned = j->chunk % j->split.align == 0 && lo % j->split.align != 0;
         if (lo >= hi || hi - lo > j->chunk || hi > j->total || crosses || misaligned)
             atomic_fetch_add(&j->bad_claims, 1);
@@ -59,28 +60,36 @@ static void split_task(void *p, int thread_index, int n_threads) {
     }
 }
 
+/* The parts' ends before any claim: each part's back, the high half of its word
+ * (lib/runtime/pool.h). */
+static void init_split(job *j, size_t total, size_t align, int parts) {
+    g2_split_init(&j->split, total, align, parts);
+    for (int k = 0; k < j->split.parts; k++)
+        j->ends[k] = (size_t)(atomic_load(&j->split.part[k].left) >> 32);
+}
+
 /* One thread alone takes its own part from the front, then the next part from the
  * back: total items in two parts, claims of `align`. */
 static void check_split_order(size_t total, size_t align) {
     job c = {.total = total, .chunk = align};
     c.seen = calloc(total, 1);
-    g2_split_init(&c.split, total, align, 2);
+    init_split(&c, total, align, 2);
     split_task(&c, 0, 1);
     const int n = atomic_load(&c.n_claims);
     int ok = n <= 64;
     size_t expect = 0; /* own part: consecutive from 0 */
     int k = 0;
-    for (; ok && k < n && c.order[k][0] < c.split.end[0]; k++) {
+    for (; ok && k < n && c.order[k][0] < c.ends[0]; k++) {
         ok = c.order[k][0] == expect;
         expect = c.order[k][1];
     }
-    ok = ok && expect == c.split.end[0];
+    ok = ok && expect == c.ends[0];
     expect = total; /* the other part: consecutive down from its end */
     for (; ok && k < n; k++) {
         ok = c.order[k][1] == expect;
         expect = c.order[k][0];
     }
-    ok = ok && expect == c.split.end[0];
+    ok = ok && expect == c.ends[0];
     CHECK(ok, "split of %zu items, align %zu, one thread: own part from the front, the other from the back",
           total, align);
     CHECK(atomic_load(&c.bad_claims) == 0, "split of %zu items, align %zu, one thread: %d bad claims", total,
@@ -93,7 +102,7 @@ static void check_split_order(size_t total, size_t align) {
 static void check_split(g2_pool *pool, int parts, size_t total, size_t align, size_t chunk) {
     job c = {.total = total, .chunk = chunk};
     c.seen = calloc(total ? total : 1, 1);
-    g2_split_init(&c.split, total, align, parts);
+    init_split(&c, total, align, parts);
     if (pool)
         g2_pool_run(pool, split_task, &c);
     else
@@ -106,7 +115,7 @@ static void check_split(g2_pool *pool, int parts, size_t total, size_t align, si
     CHECK(atomic_load(&c.sum) == (long long)(total * (total ? total - 1 : 0) / 2), "split sum");
     CHECK(atomic_load(&c.bad_claims) == 0, "split: %d bad claims", atomic_load(&c.bad_claims));
     for (int k = 0; k + 1 < c.split.parts; k++)
-        CHECK(c.split.end[k] % align == 0 && c.split.end[k] <= c.split.end[k + 1], "part ends aligned, ordered");
+        CHECK(c.ends[k] % align == 0 && c.ends[k] <= c.ends[k + 1], "part ends aligned, ordered");
     free(c.seen);
 }
 
