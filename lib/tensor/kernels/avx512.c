@@ -150,28 +150,46 @@ INLINE void lane_group(int q8, int two, int R, int T, uint32_t m, const uint8_t 
 #pragma GCC unroll 2
             for (int n = 0; n < NACC; n++)
                 h[i][j][n] = l[i][j][n] = _mm512_setzero_si512();
+#pragma GCC unroll 2
+    /* the correction starts the sum: two digits in l (added unshifted), one digit in h
+     * as corr / 256 (exact: with lo = 0 the block sums are multiples of 256) */
+    for (int j = 0; j < T; j++) {
+        const __m512i c = _mm512_load_si512(x[j * xstride].corr);
+#pragma GCC unroll 4
+        for (int i = 0; i < R; i++) {
+            if (two)
+                l[i][j][0] = c;
+            else
+                h[i][j][0] = _mm512_srai_epi32(c, 8);
+        }
+    }
 #pragma GCC unroll 8
     for (int run = 0; run < runs; run++) {
-        /* T = 1: the token's run in registers for the R rows; Zen 4 issues one 512-bit
-         * load per cycle, and as memory operands of vpdpbusd a row's run took more */
-        __m512i x0, x1 = _mm512_setzero_si512(), y0, y1 = _mm512_setzero_si512();
-        if (T == 1) {
-            __asm__ volatile("" ::: "memory");
-            x0 = _mm512_load_si512(x->hi[run]);
-            if (!q8)
-                x1 = _mm512_load_si512(x->hi[4 + run]);
-            __asm__("" : "+v"(x0), "+v"(x1));
+        /* the tokens' run in registers for the R rows: Zen 4 issues one 512-bit load per
+         * cycle, and as memory operands of vpdpbusd each row loaded them again */
+        __m512i x0[MAX_T], x1[MAX_T], y0[MAX_T], y1[MAX_T];
+        __asm__ volatile("" ::: "memory");
+#pragma GCC unroll 2
+        for (int j = 0; j < T; j++) {
+            const g2_xgroup *xj = x + j * xstride;
+            x0[j] = _mm512_load_si512(xj->hi[run]);
+            __asm__("" : "+v"(x0[j]));
+            x1[j] = y0[j] = y1[j] = _mm512_setzero_si512(); /* unused: q8 has no x1, y1 */
+            if (!q8) {
+                x1[j] = _mm512_load_si512(xj->hi[4 + run]);
+                __asm__("" : "+v"(x1[j]));
+            }
             if (two) {
-                y0 = _mm512_load_si512(x->lo[run]);
-                if (!q8)
-                    y1 = _mm512_load_si512(x->lo[4 + run]);
-                __asm__("" : "+v"(y0), "+v"(y1));
+                y0[j] = _mm512_load_si512(xj->lo[run]);
+                __asm__("" : "+v"(y0[j]));
+                if (!q8) {
+                    y1[j] = _mm512_load_si512(xj->lo[4 + run]);
+                    __asm__("" : "+v"(y1[j]));
+                }
             }
         }
 #pragma GCC unroll 4
         for (int i = 0; i < R; i++) {
-            if (T != 1)
-                __asm__ volatile("" ::: "memory");
             const uint8_t *p = wq + (size_t)block_bytes * m * i + (size_t)4 * m * run;
             __m512i v = m == 16 ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi32(lanes, p);
             __asm__("" : "+v"(v)); /* one load, not a second one folded into the shift */
@@ -190,34 +208,21 @@ INLINE void lane_group(int q8, int two, int R, int T, uint32_t m, const uint8_t 
 #pragma GCC unroll 2
                 for (int j = 0; j < T; j++) {
                     const int n = T == 1 ? run & 1 : 0;
-                    const g2_xgroup *xj = x + j * xstride;
-                    h[i][j][n] =
-                        _mm512_dpbusd_epi32(h[i][j][n], w0, T == 1 ? x0 : _mm512_load_si512(xj->hi[run]));
+                    h[i][j][n] = _mm512_dpbusd_epi32(h[i][j][n], w0, x0[j]);
                     if (two)
-                        l[i][j][n] =
-                            _mm512_dpbusd_epi32(l[i][j][n], w0, T == 1 ? y0 : _mm512_load_si512(xj->lo[run]));
+                        l[i][j][n] = _mm512_dpbusd_epi32(l[i][j][n], w0, y0[j]);
                 }
                 continue;
             }
             q4_levels(v, &w0, &w1);
 #pragma GCC unroll 2
             for (int j = 0; j < T; j++) {
-                const g2_xgroup *xj = x + j * xstride;
                 const int n = T == 1 ? 1 : 0;
-                if (T == 1) {
-                    h[i][j][0] = _mm512_dpbusd_epi32(h[i][j][0], w0, x0);
-                    h[i][j][n] = _mm512_dpbusd_epi32(h[i][j][n], w1, x1);
-                    if (two) {
-                        l[i][j][0] = _mm512_dpbusd_epi32(l[i][j][0], w0, y0);
-                        l[i][j][n] = _mm512_dpbusd_epi32(l[i][j][n], w1, y1);
-                    }
-                } else {
-                    h[i][j][0] = _mm512_dpbusd_epi32(h[i][j][0], w0, _mm512_load_si512(xj->hi[run]));
-                    h[i][j][0] = _mm512_dpbusd_epi32(h[i][j][0], w1, _mm512_load_si512(xj->hi[4 + run]));
-                    if (two) {
-                        l[i][j][0] = _mm512_dpbusd_epi32(l[i][j][0], w0, _mm512_load_si512(xj->lo[run]));
-                        l[i][j][0] = _mm512_dpbusd_epi32(l[i][j][0], w1, _mm512_load_si512(xj->lo[4 + run]));
-                    }
+                h[i][j][0] = _mm512_dpbusd_epi32(h[i][j][0], w0, x0[j]);
+                h[i][j][n] = _mm512_dpbusd_epi32(h[i][j][n], w1, x1[j]);
+                if (two) {
+                    l[i][j][0] = _mm512_dpbusd_epi32(l[i][j][0], w0, y0[j]);
+                    l[i][j][n] = _mm512_dpbusd_epi32(l[i][j][n], w1, y1[j]);
                 }
             }
         }
@@ -236,7 +241,6 @@ INLINE void lane_group(int q8, int two, int R, int T, uint32_t m, const uint8_t 
             __m512i isum = _mm512_slli_epi32(hs, 8);
             if (two)
                 isum = _mm512_add_epi32(isum, T == 1 ? _mm512_add_epi32(l[i][j][0], l[i][j][1]) : l[i][j][0]);
-            isum = _mm512_add_epi32(isum, _mm512_load_si512(xj->corr));
             a[i][j] =
                 _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, _mm512_load_ps(xj->dx)), a[i][j]);
         }
@@ -245,7 +249,7 @@ INLINE void lane_group(int q8, int two, int R, int T, uint32_t m, const uint8_t 
 
 /* Rows [r, r+R) × T tokens over groups [g0, g1) (token j's at x + j·xstride): acc[i][j]
  * holds the pair's float accumulator (lane k = canonical lane k), carried across
- * chunks. */
+ * chunks; the chunk at group 0 starts it from zero. */
 INLINE void lane_tile(int q8, int two, int R, int T, const g2_qmatrix *W, uint32_t r, const g2_xgroup *x,
                       size_t xstride, uint32_t g0, uint32_t g1, __m512 acc[][MAX_T]) {
     const uint32_t nb = W->nb, s0 = r - r % G2_Q_ROW_SET, block_bytes = q8 ? G2_QK : G2_QK / 2;
@@ -260,7 +264,7 @@ INLINE void lane_tile(int q8, int two, int R, int T, const g2_qmatrix *W, uint32
     for (int i = 0; i < R; i++)
 #pragma GCC unroll 4
         for (int j = 0; j < T; j++)
-            a[i][j] = acc[i][j];
+            a[i][j] = g0 == 0 ? _mm512_setzero_ps() : acc[i][j];
     const uint32_t full = nb / GROUP < g1 ? nb / GROUP : g1;
     uint32_t g = g0;
     for (; g < full; g++, wq += (size_t)n * GROUP * block_bytes, wd += (size_t)n * GROUP, x++)
@@ -328,9 +332,6 @@ INLINE void gemm_lanes(tile_fn *const (*tiles)[2][MAX_T], const g2_qmatrix *W, u
         const uint32_t re = r1 - rb < ROW_BATCH ? r1 : rb + ROW_BATCH;
         for (uint32_t t = 0; t < n_tok; t += MAX_T) {
             const uint32_t T = n_tok - t < MAX_T ? n_tok - t : MAX_T;
-            for (uint32_t i = 0; i < re - rb; i++)
-                for (uint32_t j = 0; j < MAX_T; j++)
-                    acc[i][j] = _mm512_setzero_ps();
             for (uint32_t g0 = 0; g0 < ng; g0 += chunk) {
                 const uint32_t g1 = ng - g0 < chunk ? ng : g0 + chunk;
                 const g2_xgroup *x = xq;
