@@ -78,6 +78,12 @@ gemma2_status g2_file_map(const char *path, int copy, g2_mapped_file *out) {
             return g2_error(e == ENOMEM ? GEMMA2_ERR_OUT_OF_MEMORY : GEMMA2_ERR_IO, "cannot map '%s': %s",
                             path, strerror(e));
         }
+#ifdef MADV_HUGEPAGE
+        /* A hint: pages not yet cached are then read in as 2 MB folios, which map with
+         * one TLB entry each (decode 1.03x in the fast-memory minutes of the Zen 4 VM,
+         * docs/performance.md section 5). Pages already cached keep their size. */
+        (void)madvise(p, (size_t)st.st_size, MADV_HUGEPAGE);
+#endif
         out->data = p;
         out->size = (uint64_t)st.st_size;
     }

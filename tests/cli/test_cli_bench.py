@@ -26,7 +26,8 @@ TINY = {'vocab_size': 2048, 'hidden_size': 256, 'layers': 4, 'heads / kv heads':
 # bench --json keys the brief promises, and the numbers among them
 JSON_KEYS = ('prefill_tok_s', 'prefill_tok_s_stddev', 'decode_tok_s', 'decode_tok_s_stddev',
              'bandwidth_gb_s', 'roofline_share', 'model_bytes', 'bits_per_weight', 'threads',
-             'prompt_tokens', 'gen_tokens', 'reps', 'file_bytes', 'parameters', 'roofline_tok_s')
+             'prompt_tokens', 'gen_tokens', 'reps', 'file_bytes', 'parameters', 'roofline_tok_s',
+             'file_pmd_mapped_bytes')
 # one thread, a short prompt; the bandwidth buffer is the default one (>= 1 GiB, what
 # users get), which takes well under a second
 BENCH = ('--json', '-p', '8', '-n', '4', '-r', '2', '-t', '1')
@@ -234,6 +235,11 @@ class TestBench(SyntheticTest):
                     self.assertGreater(j['resident_bytes'], j['model_bytes'])
                     self.assertAlmostEqual(j['resident_other_bytes'],
                                            j['resident_bytes'] - j['model_bytes'] - j['kv_cache_bytes'], delta=1)
+                # 2 MB entries of the file mapping: whole ones, within the file
+                pmd = j['file_pmd_mapped_bytes']
+                self.assertGreaterEqual(pmd, 0)
+                self.assertLessEqual(pmd, j['file_bytes'])
+                self.assertEqual(pmd % (2 << 20), 0)
                 fields, _ = info_fields(self.g2('info', m, code=0).out)
                 self.assertEqual(j['model_bytes'], int(fields['weight bytes']))
                 self.assertEqual(j['file_bytes'], os.path.getsize(m))
@@ -296,8 +302,11 @@ class TestBench(SyntheticTest):
                     r'in 1 burst of 4 steps, each against the passes just before and\n'
                     r'.*after it \(mean [\d.]+ GB/s; [\d.]+ tok/s\), decode is [\d.]+% of the roofline\n'
                     r'.*\(the median over the bursts; counting the KV cache read, [\d.]+%\)$',
-                    r'^memory:\s+[\d.]+ [kMG]B resident .* KV cache of'):
+                    r'^memory:\s+[\d.]+ [kMG]B resident .* KV cache of',
+                    r'^pages:\s+[\d.]+% of the file mapped with 2 MB pages'):
             self.assertRegex(r.out, re.compile(pat, re.M))
+        r = self.g2('bench', m, '-p', '8', '-n', '0', '-r', '1', '-t', '1', '--no-mmap', code=0)
+        self.assertNotIn('pages:', r.out)  # a private copy maps no file
         j = self.bench_json(m, '-n', '0', '--no-warmup', '--seed', '7')
         self.assertEqual(j['gen_tokens'], 0)
         self.assertIsNone(j['decode_tok_s'])

@@ -35,8 +35,9 @@ static const char usage[] =
     "  tokens once more in bursts of 4 steps, with one pass before and after each\n"
     "  burst, and shows the median over the bursts of each one's share against the\n"
     "  mean of its two passes: drift over seconds cancels there.\n"
-    "  It also shows how long the model took to open (digests not checked) and the\n"
-    "  memory resident at the end of a run, beyond the weights and the KV cache.\n"
+    "  It also shows how long the model took to open (digests not checked), the\n"
+    "  memory resident at the end of a run, beyond the weights and the KV cache, and\n"
+    "  how much of a mapped file Linux mapped with 2 MB pages.\n"
     "  GB = 10^9 bytes.\n"
     "  -t, --threads N  compute threads, and bandwidth threads (default: all CPUs)\n"
     "  --no-mmap        read the model into memory instead of mapping it\n"
@@ -57,7 +58,8 @@ static const char usage[] =
     "                   model_bytes (weight bytes in memory), file_bytes, parameters,\n"
     "                   bits_per_weight, threads, kernels, prompt_tokens, gen_tokens,\n"
     "                   reps, the runs' speeds, open_ms, kv_cache_bytes,\n"
-    "                   resident_bytes, resident_other_bytes, ...\n"
+    "                   resident_bytes, resident_other_bytes,\n"
+    "                   file_pmd_mapped_bytes, ...\n"
     "  --seed N         seed of the random prompt ids (default 1234)\n"
     "  --no-warmup      skip the untimed warm-up run (a short feed and one step that\n"
     "                   bring every weight into memory before the first timing)\n"
@@ -190,19 +192,28 @@ static void progress(const char *fmt, ...) {
     shown = 1;
 }
 
-/* One repetition: fresh session, timed prefill, timed decode. */
-/* This process's resident set now (VmRSS), in bytes; 0 if /proc cannot tell. */
-static uint64_t resident_bytes(void) {
-    FILE *f = fopen("/proc/self/status", "r");
+/* The "NAME: N kB" line of a /proc/self file, in bytes; 0 if /proc cannot tell.
+ * format is "NAME: %llu kB". */
+static uint64_t proc_self_kb(const char *file, const char *format) {
+    FILE *f = fopen(file, "r");
     if (!f)
         return 0;
     char line[256];
     unsigned long long kb = 0;
     while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %llu kB", &kb) == 1)
+        if (sscanf(line, format, &kb) == 1)
             break;
     fclose(f);
     return (uint64_t)kb * 1024;
+}
+
+/* This process's resident set now (VmRSS). */
+static uint64_t resident_bytes(void) { return proc_self_kb("/proc/self/status", "VmRSS: %llu kB"); }
+
+/* Bytes of this process's file mappings mapped with 2 MB entries (FilePmdMapped).
+ * While a model is open, bench maps no other large file. */
+static uint64_t file_pmd_mapped_bytes(void) {
+    return proc_self_kb("/proc/self/smaps_rollup", "FilePmdMapped: %llu kB");
 }
 
 /* Bytes of a session's float32 KV cache of n_ctx positions (keys and values): n_ctx
@@ -512,6 +523,7 @@ int cmd_bench(int argc, char **argv) {
     const uint64_t kv_total = kv_cache_bytes(m, &mi, (uint64_t)a.prompt + (uint64_t)a.gen);
     /* what is resident beyond the weights and the KV cache (0 if /proc is missing) */
     const double other = rss ? (double)rss - (double)mi.weight_bytes - (double)kv_total : 0;
+    const uint64_t pmd = file_pmd_mapped_bytes(); /* 0 with --no-mmap: nothing mapped */
     if (a.json) {
         printf("{\"model\": ");
         json_string(a.path);
@@ -563,8 +575,9 @@ int cmd_bench(int argc, char **argv) {
             printf("\"roofline_share_paired\": null, \"roofline_share_paired_kv\": null, "
                    "\"bandwidth_paired_gb_s\": null, \"decode_tok_s_paired\": null, \"paired_bursts\": 0, ");
         printf("\"open_ms\": %.3f, \"kv_cache_bytes\": %llu, \"resident_bytes\": %llu, "
-               "\"resident_other_bytes\": %.0f}\n",
-               open_ms, (unsigned long long)kv_total, (unsigned long long)rss, other);
+               "\"resident_other_bytes\": %.0f, \"file_pmd_mapped_bytes\": %llu}\n",
+               open_ms, (unsigned long long)kv_total, (unsigned long long)rss, other,
+               (unsigned long long)pmd);
     } else {
         char wb[32], fb[32], bb[32], kb[32];
         printf("model:      %s\n", a.path);
@@ -622,6 +635,9 @@ int cmd_bench(int argc, char **argv) {
                a.prompt + a.gen, other < 0 ? "-" : "",
                human_bytes(ob, sizeof ob, other < 0 ? -other : other));
     }
+    if (!a.json && !(a.open_flags & GEMMA2_MODEL_NO_MMAP) && mi.file_size > 0)
+        printf("pages:      %.1f%% of the file mapped with 2 MB pages (docs/performance.md section 5)\n",
+               100.0 * (double)pmd / (double)mi.file_size);
     rc = cli_flush_stdout(CMD);
 done:
     progress(NULL);
