@@ -178,16 +178,22 @@ g2_split_cursor g2_split_cursor_for(const g2_split *split, int thread_index) {
     return (g2_split_cursor){.part = thread_index % split->parts, .emptied = 0};
 }
 
-/* Claims from the front of part k (own) or from its back; 0 if it is empty. A back
- * claim first takes the ragged end (total, when not a multiple of align), so the
- * claims after it end on multiples of align. */
+/* Claims from the front of part k (own) or from its back; 0 if it is empty. A claim
+ * takes a quarter of what is left of the part, rounded down to align, or chunk when
+ * that is more: a few large claims, then chunk-sized ones near the end to balance the
+ * threads. Each claim is a locked compare-and-swap, a full barrier in the middle of
+ * the weight stream: with claims of 32 rows the 2B decode made some 30 000 per token
+ * (a quarter: 1.03-1.06x in the Zen 4 VM's faster-memory minutes). A back claim first
+ * takes the ragged end (total, when not a multiple of align), so the claims after it
+ * end on multiples of align. */
 static int claim_part(g2_split *split, int k, int own, size_t chunk, size_t *lo, size_t *hi) {
     uint64_t left = atomic_load_explicit(&split->part[k].left, memory_order_relaxed);
     for (;;) {
         const size_t front = (size_t)(left & 0xFFFFFFFFu), back = (size_t)(left >> 32);
         if (front >= back)
             return 0;
-        size_t take = chunk;
+        const size_t quarter = (back - front) / 4 / split->align * split->align;
+        size_t take = quarter > chunk ? quarter : chunk;
         if (!own && back % split->align != 0 && back % split->align < take)
             take = back % split->align;
         take = take < back - front ? take : back - front;

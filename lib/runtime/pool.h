@@ -67,9 +67,10 @@ typedef struct g2_split_cursor {
  * boundaries are multiples of `align`; total < 2^32. */
 void g2_split_init(g2_split *split, size_t total, size_t align, int parts);
 g2_split_cursor g2_split_cursor_for(const g2_split *split, int thread_index);
-/* Claims up to `chunk` (>= 1) items, never crossing a part's end, into [*lo, *hi); returns 0
- * when every part is empty. When chunk is a multiple of align, every claim starts at a
- * multiple of align. */
+/* Claims items into [*lo, *hi), never crossing a part's end; returns 0 when every part
+ * is empty. A claim is a quarter of what is left of its part, rounded down to a
+ * multiple of align, or `chunk` (>= 1) items when that is more; less only at a part's
+ * end. When chunk is a multiple of align, every claim starts at a multiple of align. */
 int g2_split_next(g2_split *split, g2_split_cursor *cursor, size_t chunk, size_t *lo, size_t *hi);
 
 #endif

@@ -3,7 +3,8 @@
 
 #include "tensor/ops.h"
 
-/* Rows per claim: the kernels tile rows in fours, and a claim should outweigh its
+/* Rows of the smallest claim (g2_split_next takes a quarter of what is left of a part
+ * when that is more): the kernels tile rows in fours, and a claim should outweigh its
  * atomic; small enough to balance two threads on a 256-row matrix. Each thread claims
  * from its own contiguous part of the rows first (g2_split). */
 #define ROWS_PER_CLAIM 32

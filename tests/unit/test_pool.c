@@ -43,10 +43,17 @@ static void split_task(void *p, int thread_index, int n_threads) {
     g2_split_cursor cursor = g2_split_cursor_for(&j->split, thread_index);
     for (size_t lo, hi; g2_split_next(&j->split, &cursor, j->chunk, &lo, &hi);) {
         int crosses = 0;
-        for (int k = 0; k < j->split.parts; k++)
+        size_t part_len = 0; /* of the part holding lo */
+        for (int k = 0; k < j->split.parts; k++) {
             crosses |= lo < j->ends[k] && hi > j->ends[k];
+            const size_t begin = k ? j->ends[k - 1] : 0;
+            if (lo >= begin && lo < j->ends[k])
+                part_len = j->ends[k] - begin;
+        }
         const int misaligned = j->chunk % j->split.align == 0 && lo % j->split.align != 0;
-        if (lo >= hi || hi - lo > j->chunk || hi > j->total || crosses || misaligned)
+        /* at most chunk, or a quarter of what was left of the part (so of the part) */
+        const int too_long = hi - lo > j->chunk && hi - lo > part_len / 4;
+        if (lo >= hi || too_long || hi > j->total || crosses || misaligned)
             atomic_fetch_add(&j->bad_claims, 1);
         const int n = atomic_fetch_add(&j->n_claims, 1);
         if (n < 64) {
@@ -68,8 +75,20 @@ static void init_split(job *j, size_t total, size_t align, int parts) {
         j->ends[k] = (size_t)(atomic_load(&j->split.part[k].left) >> 32);
 }
 
+/* The size of the next claim on a part with [front, back) left (lib/runtime/pool.h):
+ * a quarter of it rounded down to align, at least chunk, the ragged end first from
+ * the back. */
+static size_t next_claim(size_t front, size_t back, size_t align, size_t chunk, int from_back) {
+    size_t take = (back - front) / 4 / align * align;
+    take = take > chunk ? take : chunk;
+    if (from_back && back % align != 0 && back % align < take)
+        take = back % align;
+    return take < back - front ? take : back - front;
+}
+
 /* One thread alone takes its own part from the front, then the next part from the
- * back: total items in two parts, claims of `align`. */
+ * back, in claims of the sizes next_claim gives: total items in two parts, chunk
+ * `align`. */
 static void check_split_order(size_t total, size_t align) {
     job c = {.total = total, .chunk = align};
     c.seen = calloc(total, 1);
@@ -80,13 +99,15 @@ static void check_split_order(size_t total, size_t align) {
     size_t expect = 0; /* own part: consecutive from 0 */
     int k = 0;
     for (; ok && k < n && c.order[k][0] < c.ends[0]; k++) {
-        ok = c.order[k][0] == expect;
+        ok = c.order[k][0] == expect &&
+             c.order[k][1] - c.order[k][0] == next_claim(expect, c.ends[0], align, align, 0);
         expect = c.order[k][1];
     }
     ok = ok && expect == c.ends[0];
     expect = total; /* the other part: consecutive down from its end */
     for (; ok && k < n; k++) {
-        ok = c.order[k][1] == expect;
+        ok = c.order[k][1] == expect &&
+             c.order[k][1] - c.order[k][0] == next_claim(c.ends[0], expect, align, align, 1);
         expect = c.order[k][0];
     }
     ok = ok && expect == c.ends[0];
@@ -163,6 +184,16 @@ int main(void) {
     check_split_order(1000, 32); /* ragged end: the helper takes [992, 1000) first */
     check_split_order(1024, 32);
     check_split_order(100, 4);
+    { /* a large split takes few claims: a quarter of what is left each time */
+        job c = {.total = (size_t)1 << 20, .chunk = 32};
+        c.seen = calloc(c.total, 1);
+        init_split(&c, c.total, 32, 2);
+        split_task(&c, 0, 1);
+        const int n = atomic_load(&c.n_claims);
+        CHECK(n > 0 && n < 100 && atomic_load(&c.bad_claims) == 0,
+              "split of 2^20 items in 2 parts, one thread: %d claims (32-item claims would be 32768)", n);
+        free(c.seen);
+    }
     g2_pool *pool = NULL;
     CHECK(g2_pool_create(0, &pool) == GEMMA2_ERR_INVALID_ARGUMENT && !pool, "0 threads refused");
     CHECK(g2_pool_create(G2_MAX_THREADS + 1, &pool) == GEMMA2_ERR_INVALID_ARGUMENT, "too many refused");

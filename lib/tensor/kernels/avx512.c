@@ -174,7 +174,7 @@ INLINE void lane_group(int q8, int two, int R, int T, uint32_t m, const uint8_t 
             const g2_xgroup *xj = x + j * xstride;
             x0[j] = _mm512_load_si512(xj->hi[run]);
             __asm__("" : "+v"(x0[j]));
-            x1[j] = y0[j] = y1[j] = _mm512_setzero_si512(); /* unused: q8 has no x1, y1 */
+            x1[j] = y0[j] = y1[j] = _mm512_setzero_si512(); /* unused: q8 has no x1, y1; one digit no y */
             if (!q8) {
                 x1[j] = _mm512_load_si512(xj->hi[4 + run]);
                 __asm__("" : "+v"(x1[j]));
