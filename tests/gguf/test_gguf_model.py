@@ -151,6 +151,13 @@ def checksums(gemma2, gguf, other, tmp):
     check("no checksums in the file (GGUF)" in out, "verify says there is nothing to check against")
 
 
+def bench_pages(gemma2, gguf):
+    """bench's "pages:" line is about a mapped model file; a GGUF's weights are
+    converted into memory at open, so it has none."""
+    out = run(gemma2, "bench", gguf, "-p", "4", "-n", "0", "-r", "1", "-t", "1", "--bw-mib", "64").stdout
+    check("pp4" in out and "pages:" not in out, "bench of a GGUF prints no file pages line")
+
+
 def llama_tokens(gemma2, data):
     """llama.cpp's own tokenization (llama-tokenize, with and without special parsing) of
     the spm_small corpus with a GGUF its converter made (tests/data/gguf/README.md)."""
@@ -182,6 +189,7 @@ def main():
         qpas(gemma2, tmp)
         gguf = vocabulary(gemma2, data, tmp)
         checksums(gemma2, gguf, os.path.join(tmp, "q4.gguf"), tmp)
+        bench_pages(gemma2, gguf)
         overflow(gemma2, data)
         llama_tokens(gemma2, data)
     print(f"{len(failures)} failed")

@@ -635,7 +635,9 @@ int cmd_bench(int argc, char **argv) {
                a.prompt + a.gen, other < 0 ? "-" : "",
                human_bytes(ob, sizeof ob, other < 0 ? -other : other));
     }
-    if (!a.json && !(a.open_flags & GEMMA2_MODEL_NO_MMAP) && mi.file_size > 0)
+    /* a GGUF model's weights are converted into memory at open: no file to speak of */
+    if (!a.json && !(a.open_flags & GEMMA2_MODEL_NO_MMAP) && mi.source != GEMMA2_SOURCE_GGUF &&
+        mi.file_size > 0)
         printf("pages:      %.1f%% of the file mapped with 2 MB pages (docs/performance.md section 5)\n",
                100.0 * (double)pmd / (double)mi.file_size);
     rc = cli_flush_stdout(CMD);
