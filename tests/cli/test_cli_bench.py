@@ -261,7 +261,10 @@ class TestBench(SyntheticTest):
                 self.assertAlmostEqual(j['roofline_share'], j['decode_tok_s'] / j['roofline_tok_s'],
                                        delta=j['roofline_share'] * 1e-3)
                 all_bytes = j['model_bytes'] + j['kv_bytes_per_token_f32']
-                self.assertGreater(j['kv_bytes_per_token_f32'], 0)
+                # decode starts from an empty context, as llama-bench's tg test: steps
+                # at positions 0-3 read 1-4 keys and values (the window is 256), in 4
+                # layers of 2 KV heads of 64 floats each; not positions 8-11 after the prompt
+                self.assertEqual(j['kv_bytes_per_token_f32'], 4 * 2.5 * 2 * 2 * 64 * 4)
                 self.assertAlmostEqual(j['roofline_share_kv'],
                                        j['decode_tok_s'] * all_bytes / (j['bandwidth_gb_s'] * 1e9),
                                        delta=j['roofline_share_kv'] * 1e-3)

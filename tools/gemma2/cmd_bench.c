@@ -18,14 +18,16 @@ static const char usage[] =
     "usage: gemma2 bench MODEL [-t N] [-p N] [-n N] [-r N] [--json] [--seed N] [--no-mmap]\n"
     "                    [--no-warmup] [--bw-mib N]\n"
     "  Measures prefill and decode speed, like llama.cpp's llama-bench. Each\n"
-    "  repetition creates a fresh session (context p + n), feeds p random token ids\n"
-    "  in one call (prefill, timed) and then decodes n tokens one step at a time\n"
-    "  (greedy, timed). Speeds are the mean and sample standard deviation over the\n"
-    "  repetitions. In the same run it measures the memory read bandwidth with the\n"
-    "  same number of threads and shows decode as a share of the roofline\n"
-    "  bandwidth / (weight bytes read per token): every weight, the tied embedding\n"
-    "  included, is read once per decoded token. The KV cache read is not counted\n"
-    "  (its estimate is printed; it is small next to the weights at these lengths).\n"
+    "  repetition runs two tests, each in a fresh session (context p + n): prefill\n"
+    "  feeds p random token ids in one call (timed); decode, as llama-bench's tg test,\n"
+    "  starts from an empty context and runs n single-token steps: one random id fed,\n"
+    "  then n - 1 greedy steps (timed). Speeds are the mean and sample standard\n"
+    "  deviation over the repetitions. In the same run it measures the memory read\n"
+    "  bandwidth with the same number of threads and shows decode as a share of the\n"
+    "  roofline bandwidth / (weight bytes read per token): every weight, the tied\n"
+    "  embedding included, is read once per decoded token. The KV cache read is not\n"
+    "  counted (its estimate is printed; it is small next to the weights at these\n"
+    "  lengths).\n"
     "  The read test sums a buffer much larger than the caches either one word per\n"
     "  cache line or every word, whichever this machine reads faster (it times both).\n"
     "  The bandwidth is measured before the runs (the best of 5 passes) and again\n"
@@ -61,7 +63,7 @@ static const char usage[] =
     "                   resident_bytes, resident_other_bytes,\n"
     "                   file_pmd_mapped_bytes, ...\n"
     "  --seed N         seed of the random prompt ids (default 1234)\n"
-    "  --no-warmup      skip the untimed warm-up run (a short feed and one step that\n"
+    "  --no-warmup      skip the untimed warm-up run (a short feed and a decode step that\n"
     "                   bring every weight into memory before the first timing)\n"
     "  --bw-mib N       bandwidth buffer in MiB (default: 1024, or 4x the largest\n"
     "                   cache if that is more)\n";
@@ -250,34 +252,39 @@ static gemma2_status decode_steps(gemma2_session *s, long long n) {
     return st;
 }
 
-/* One repetition; *rss (if not NULL): the resident set at its end, session alive. */
+/* One repetition: the prefill test, n_prompt ids fed in one call, then (n_gen > 0)
+ * the decode test in a second session: n_gen single-token steps from an empty
+ * context, the first id fed, then n_gen - 1 greedy steps, as llama-bench's tg test
+ * (so the KV cache read grows from 1 to n_gen positions, not from n_prompt on). Both
+ * sessions have the context n_prompt + n_gen. *rss (if not NULL): the resident set at
+ * the end of the last test, its session alive. */
 static int run_once(gemma2_model *m, const bench_args *a, const int32_t *prompt, size_t n_prompt,
                     long long n_gen, double *prefill_s, double *decode_s, uint64_t *rss) {
-    gemma2_session *s;
-    gemma2_status st = new_session(m, a, n_prompt + (size_t)n_gen, &s);
+    double elapsed[2] = {0, 0};
+    gemma2_status st = GEMMA2_OK;
+    for (int test = 0; st == GEMMA2_OK && test < (n_gen > 0 ? 2 : 1); test++) {
+        gemma2_session *s;
+        st = new_session(m, a, n_prompt + (size_t)n_gen, &s);
+        if (st != GEMMA2_OK)
+            break;
+        const double t0 = now_seconds();
+        st = gemma2_session_feed(s, prompt, test == 0 ? n_prompt : 1);
+        if (st == GEMMA2_OK && test == 1)
+            st = decode_steps(s, n_gen - 1);
+        elapsed[test] = now_seconds() - t0;
+        if (rss)
+            *rss = resident_bytes();
+        gemma2_session_free(s);
+    }
     if (st != GEMMA2_OK) {
         progress(NULL); /* the error gets a line of its own */
         return cli_fail(CMD, st);
     }
-    double t0 = now_seconds();
-    st = gemma2_session_feed(s, prompt, n_prompt);
-    double t1 = now_seconds();
-    if (st == GEMMA2_OK)
-        st = decode_steps(s, n_gen);
-    double t2 = now_seconds();
-    if (rss)
-        *rss = resident_bytes();
-    int rc = 0;
-    if (st != GEMMA2_OK) {
-        progress(NULL);
-        rc = cli_fail(CMD, st);
-    }
-    gemma2_session_free(s);
     if (prefill_s)
-        *prefill_s = t1 - t0;
+        *prefill_s = elapsed[0];
     if (decode_s)
-        *decode_s = t2 - t1;
-    return rc;
+        *decode_s = elapsed[1];
+    return 0;
 }
 
 /* Decode once more, in bursts of PAIR_BURST steps with a bandwidth pass before the
@@ -314,14 +321,15 @@ static int run_paired(gemma2_model *m, const bench_args *a, const int32_t *promp
     }
     gemma2_session *s = NULL;
     gemma2_status st = new_session(m, a, (size_t)(a->prompt + a->gen), &s);
-    if (st == GEMMA2_OK)
-        st = gemma2_session_feed(s, prompt, (size_t)a->prompt);
     double before = cli_membw_pass(reader), bw_sum = before, decode_s = 0;
     long long done = 0, b = 0;
     for (; st == GEMMA2_OK && done < a->gen; b++) {
         const long long n = a->gen - done < PAIR_BURST ? a->gen - done : PAIR_BURST;
         const double t0 = now_seconds();
-        st = decode_steps(s, n);
+        /* the positions of run_once's decode test: the first step feeds an id */
+        st = done == 0 ? gemma2_session_feed(s, prompt, 1) : GEMMA2_OK;
+        if (st == GEMMA2_OK)
+            st = decode_steps(s, done == 0 ? n - 1 : n);
         const double dt = now_seconds() - t0, after = cli_membw_pass(reader);
         const double bw = (before + after) / 2; /* GB/s */
         shares[b] = dt > 0 && bw > 0 ? (double)n * (double)weight_bytes / dt / (bw * 1e9) : 0;
@@ -510,12 +518,12 @@ int cmd_bench(int argc, char **argv) {
     stats pps = stats_of(pp, a.reps), tgs = stats_of(tg, a.reps);
     double roof = mi.weight_bytes ? bw.gb_s * 1e9 / (double)mi.weight_bytes : 0;
     double share = roof > 0 ? tgs.mean / roof : 0;
-    double kv = kv_bytes_per_token(m, &mi, (uint64_t)a.prompt, (uint64_t)a.gen);
+    double kv = kv_bytes_per_token(m, &mi, 0, (uint64_t)a.gen); /* decode starts empty */
     /* the same share over every byte a decode step reads: weights and KV cache */
     double share_kv = bw.gb_s > 0 ? tgs.mean * ((double)mi.weight_bytes + kv) / (bw.gb_s * 1e9) : 0;
     const double bw_mid = measure_between ? stats_of(bw_between, a.reps).mean : 0;
     const double share_mid = bw_mid > 0 ? tgs.mean * (double)mi.weight_bytes / (bw_mid * 1e9) : 0;
-    /* the bursts decode the same positions as the timed runs, so read the same KV bytes */
+    /* the bursts decode the positions of the timed decode test, so read the same KV bytes */
     const double share_pair_kv =
         mi.weight_bytes ? pair.share * ((double)mi.weight_bytes + kv) / (double)mi.weight_bytes : 0;
     const char *type = gemma2_type_name(mi.weight_type);
