@@ -94,6 +94,25 @@ def encode_metadata(metadata):
     return bytes(out)
 
 
+def spm_vocab_metadata(tokens, scores, types, bos=2, eos=1, unk=3, pad=0):
+    """The tokenizer.ggml.* keys of a SentencePiece ("llama") vocabulary as llama.cpp's
+    converter writes them for Gemma 2: add BOS, no EOS, no space prefix."""
+    return {
+        "tokenizer.ggml.model": string("llama"),
+        "tokenizer.ggml.pre": string("default"),
+        "tokenizer.ggml.tokens": array(STRING, tokens),
+        "tokenizer.ggml.scores": array(FLOAT32, scores),
+        "tokenizer.ggml.token_type": array(INT32, types),
+        "tokenizer.ggml.bos_token_id": u32(bos),
+        "tokenizer.ggml.eos_token_id": u32(eos),
+        "tokenizer.ggml.unknown_token_id": u32(unk),
+        "tokenizer.ggml.padding_token_id": u32(pad),
+        "tokenizer.ggml.add_bos_token": boolean(True),
+        "tokenizer.ggml.add_eos_token": boolean(False),
+        "tokenizer.ggml.add_space_prefix": boolean(False),
+    }
+
+
 def write_gguf(path, metadata, tensors, alignment=DEFAULT_ALIGNMENT):
     """Write a GGUF v3 file. alignment is used when metadata has no general.alignment,
     and then written as that key unless it is the default 32. Returns the tensor offsets."""

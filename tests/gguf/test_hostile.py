@@ -72,20 +72,7 @@ def vocabulary(n=64):
 
 def tokenizer_metadata(n=64):
     v = vocabulary(n)
-    return {
-        "tokenizer.ggml.model": G.string("llama"),
-        "tokenizer.ggml.pre": G.string("default"),
-        "tokenizer.ggml.tokens": G.array(G.STRING, [t for t, _, _ in v]),
-        "tokenizer.ggml.scores": G.array(G.FLOAT32, [s for _, s, _ in v]),
-        "tokenizer.ggml.token_type": G.array(G.INT32, [k for _, _, k in v]),
-        "tokenizer.ggml.bos_token_id": G.u32(2),
-        "tokenizer.ggml.eos_token_id": G.u32(1),
-        "tokenizer.ggml.unknown_token_id": G.u32(3),
-        "tokenizer.ggml.padding_token_id": G.u32(0),
-        "tokenizer.ggml.add_bos_token": G.boolean(True),
-        "tokenizer.ggml.add_eos_token": G.boolean(False),
-        "tokenizer.ggml.add_space_prefix": G.boolean(False),
-    }
+    return G.spm_vocab_metadata([t for t, _, _ in v], [s for _, s, _ in v], [k for _, _, k in v])
 
 
 LAYER_TENSORS = ["attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "post_attention_norm", "ffn_norm",
