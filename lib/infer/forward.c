@@ -83,6 +83,8 @@ static void embed(gemma2_session *s, const int32_t *tokens, uint32_t n) {
  * whatever the item shape, thread count or SIMD width. */
 typedef struct attention_job {
     gemma2_session *s;
+    const float *q;                 /* the first query row of the job, [n_tok][n_heads * head_dim] */
+    float *att;                     /* its output row, the same shape */
     const float *k_layer, *v_layer; /* this layer's cache, [kv_heads][cap * head_dim] each */
     uint32_t cap;                   /* positions it holds: position p in slot p % cap */
     uint32_t n_tok, first_pos, window;
@@ -113,8 +115,8 @@ static void attention_task(void *p, int thread_index, int n_threads) {
         a.n_heads = group - h0 < job->heads_per_item ? group - h0 : job->heads_per_item;
         a.n_tok = job->n_tok - t0 < job->toks_per_item ? job->n_tok - t0 : job->toks_per_item;
         a.first_pos = job->first_pos + t0;
-        a.q = s->q + (size_t)t0 * a.tok_stride + (size_t)(kvh * group + h0) * d;
-        a.out = s->att + (size_t)t0 * a.tok_stride + (size_t)(kvh * group + h0) * d;
+        a.q = job->q + (size_t)t0 * a.tok_stride + (size_t)(kvh * group + h0) * d;
+        a.out = job->att + (size_t)t0 * a.tok_stride + (size_t)(kvh * group + h0) * d;
         a.k = job->k_layer + (size_t)kvh * job->cap * d;
         a.v = job->v_layer + (size_t)kvh * job->cap * d;
         fk->attend(&a);
@@ -122,38 +124,41 @@ static void attention_task(void *p, int thread_index, int n_threads) {
 }
 
 /* The most score scratch an item needs when items are `heads` heads and `toks` tokens. */
-static size_t attention_need(const gemma2_session *s, uint32_t n, uint32_t window, uint32_t heads,
-                             uint32_t toks) {
+static size_t attention_need(uint32_t first_pos, uint32_t n, uint32_t window, uint32_t heads, uint32_t toks) {
     size_t most = 0;
     for (uint32_t t0 = 0; t0 < n; t0 += toks) {
-        const size_t need = g2_attend_scratch(heads, n - t0 < toks ? n - t0 : toks, s->n_pos + t0, window);
+        const size_t need = g2_attend_scratch(heads, n - t0 < toks ? n - t0 : toks, first_pos + t0, window);
         most = need > most ? need : most;
     }
     return most;
 }
 
-/* Splits the chunk's attention into items of up to G2_ATTENTION_ROWS query rows, enough
- * to reuse each key and value read, whose scores fit the per-thread scratch
- * (G2_ATTENTION_ROWS * n_ctx floats, so 16 rows always fit, and one row of n_ctx at the
- * least), and smaller ones when there would be fewer items than threads. */
-static void attention(gemma2_session *s, const float *k_layer, const float *v_layer, uint32_t cap, uint32_t n,
-                      int local) {
+/* Attention of the chunk's tokens [t0, t0 + n) (at positions n_pos + t0 on), split
+ * into items of up to G2_ATTENTION_ROWS query rows, enough to reuse each key and value
+ * read, whose scores fit the per-thread scratch (G2_ATTENTION_ROWS * n_ctx floats, so
+ * 16 rows always fit, and one row of n_ctx at the least), and smaller ones when there
+ * would be fewer items than threads. */
+static void attention(gemma2_session *s, const float *k_layer, const float *v_layer, uint32_t cap,
+                      uint32_t t0, uint32_t n, int local) {
     const g2_file_config *c = &s->model->cfg;
     const uint32_t group = c->n_heads / c->n_kv_heads, window = local ? c->sliding_window : 0;
+    const size_t row = (size_t)c->n_heads * c->head_dim;
     attention_job job = {.s = s,
+                         .q = s->q + (size_t)t0 * row,
+                         .att = s->att + (size_t)t0 * row,
                          .k_layer = k_layer,
                          .v_layer = v_layer,
                          .cap = cap,
                          .n_tok = n,
-                         .first_pos = s->n_pos,
+                         .first_pos = s->n_pos + t0,
                          .window = window,
                          .scratch = (size_t)G2_ATTENTION_ROWS * s->n_ctx};
     uint32_t heads = group, toks = G2_ATTENTION_ROWS / group ? G2_ATTENTION_ROWS / group : 1;
     if (toks > n)
         toks = n;
-    while (toks > 1 && attention_need(s, n, window, heads, toks) > job.scratch)
+    while (toks > 1 && attention_need(job.first_pos, n, window, heads, toks) > job.scratch)
         toks--;
-    while (heads > 1 && attention_need(s, n, window, heads, 1) > job.scratch)
+    while (heads > 1 && attention_need(job.first_pos, n, window, heads, 1) > job.scratch)
         heads--;
     /* smaller items when there would be fewer than threads (decode: one token) */
     const size_t threads = (size_t)g2_pool_size(s->pool);
@@ -187,23 +192,28 @@ static void attention_block(gemma2_session *s, const g2_layer *L, uint32_t layer
     const g2_matmul_input in = input(s, s->h, n);
     const g2_matmul_target qkv[3] = {{&L->q, s->q, 0.0f}, {&L->k, s->k, 0.0f}, {&L->v, s->v, 0.0f}};
     g2_matmul_many(s->pool, &in, qkv, 3);
-    for (uint32_t t = 0; t < n; t++) {
-        const float *cs = s->rope_cos + (size_t)t * (d / 2), *sn = s->rope_sin + (size_t)t * (d / 2);
-        float *q = s->q + (size_t)t * qdim, *k = s->k + (size_t)t * s->kv_dim;
-        g2_rope(q, c->n_heads, d, cs, sn);
-        g2_rope(k, c->n_kv_heads, d, cs, sn);
-        for (uint32_t i = 0; i < qdim; i++)
-            q[i] *= q_scale; /* query_pre_attn_scalar^-0.5, before the soft-cap */
-        const uint32_t slot = (s->n_pos + t) % cap;
-        for (uint32_t h = 0; h < c->n_kv_heads; h++) {
-            float *kh = k_layer + (size_t)h * cap * d;
-            for (uint32_t i = 0; i < d; i++)
-                kh[g2_key_index(cap, d, slot, i)] = k[h * d + i];
-            memcpy(v_layer + ((size_t)h * cap + slot) * d, s->v + (size_t)t * s->kv_dim + h * d,
-                   d * sizeof(float));
+    /* keys and values into the cache, then their attention, G2_KV_CHUNK tokens at a
+     * time: a ring holds the window behind the first of them and all of them */
+    for (uint32_t t0 = 0; t0 < n; t0 += G2_KV_CHUNK) {
+        const uint32_t t1 = n - t0 < G2_KV_CHUNK ? n : t0 + G2_KV_CHUNK;
+        for (uint32_t t = t0; t < t1; t++) {
+            const float *cs = s->rope_cos + (size_t)t * (d / 2), *sn = s->rope_sin + (size_t)t * (d / 2);
+            float *q = s->q + (size_t)t * qdim, *k = s->k + (size_t)t * s->kv_dim;
+            g2_rope(q, c->n_heads, d, cs, sn);
+            g2_rope(k, c->n_kv_heads, d, cs, sn);
+            for (uint32_t i = 0; i < qdim; i++)
+                q[i] *= q_scale; /* query_pre_attn_scalar^-0.5, before the soft-cap */
+            const uint32_t slot = (s->n_pos + t) % cap;
+            for (uint32_t h = 0; h < c->n_kv_heads; h++) {
+                float *kh = k_layer + (size_t)h * cap * d;
+                for (uint32_t i = 0; i < d; i++)
+                    kh[g2_key_index(cap, d, slot, i)] = k[h * d + i];
+                memcpy(v_layer + ((size_t)h * cap + slot) * d, s->v + (size_t)t * s->kv_dim + h * d,
+                       d * sizeof(float));
+            }
         }
+        attention(s, k_layer, v_layer, cap, t0, t1 - t0, L->local);
     }
-    attention(s, k_layer, v_layer, cap, n, L->local);
     quantize_input(s, s->att, n, qdim, (const g2_matrix *[]){&L->o}, 1);
     matmul(s, s->proj, &L->o, s->att, n);
     for (uint32_t t = 0; t < n; t++) {
@@ -299,7 +309,7 @@ static int forward_range(gemma2_session *s, const int32_t *tokens, uint32_t n, c
     const g2_file_config *c = &s->model->cfg;
     const uint32_t start = s->n_pos;
     for (uint32_t done = 0; done < n;) {
-        uint32_t chunk = n - done < G2_PREFILL_CHUNK ? n - done : G2_PREFILL_CHUNK;
+        uint32_t chunk = n - done < s->chunk ? n - done : s->chunk;
         float *logits = out && out->logits ? out->logits + (size_t)done * c->vocab_size : NULL;
         float *hidden = out && out->hidden ? out->hidden + (size_t)done * c->hidden_size : NULL;
         const uint32_t at = s->n_pos;

@@ -26,6 +26,30 @@ static float *alloc_floats(size_t n, int *failed) {
 
 static size_t max3(size_t a, size_t b, size_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
 
+/* Scratch bytes per token of a prefill chunk (the [C][...] buffers below). */
+static size_t scratch_per_token(const g2_file_config *c, int quantized, int prepared) {
+    const size_t qdim = (size_t)c->n_heads * c->head_dim, kv_dim = (size_t)c->n_kv_heads * c->head_dim;
+    const size_t nb = g2_q_blocks((uint32_t)max3(c->hidden_size, qdim, c->ffn_size));
+    size_t bytes =
+        (4 * (size_t)c->hidden_size + 2 * qdim + 2 * kv_dim + 2 * (size_t)c->ffn_size + c->head_dim) *
+        sizeof(float);
+    bytes += nb * (2 * G2_QK + sizeof(float) + sizeof(int32_t)); /* act: qs, ql, d, sum */
+    if (quantized && prepared) /* act tiles and their scales (G2_ACT_TILE_BYTES, _FLOATS) */
+        bytes += G2_Q_GROUPS(nb) * sizeof(g2_xgroup) + nb * sizeof(float);
+    return bytes;
+}
+
+/* The prefill chunk: the largest power of two up to G2_PREFILL_CHUNK_MAX whose scratch
+ * fits G2_CHUNK_SCRATCH_BYTES, and never under G2_KV_CHUNK. */
+static uint32_t prefill_chunk(const gemma2_model *model) {
+    const size_t per_token =
+        scratch_per_token(&model->cfg, model->quantized, model->quantized && model->kernels->prepare_act);
+    uint32_t chunk = G2_PREFILL_CHUNK_MAX;
+    while (chunk > G2_KV_CHUNK && (size_t)chunk * per_token > G2_CHUNK_SCRATCH_BYTES)
+        chunk /= 2;
+    return chunk;
+}
+
 gemma2_status g2_session_create(gemma2_model *model, int n_threads, uint32_t n_ctx, gemma2_session **out) {
     *out = NULL;
     const g2_file_config *c = &model->cfg;
@@ -39,7 +63,8 @@ gemma2_status g2_session_create(gemma2_model *model, int n_threads, uint32_t n_c
     }
     s->n_ctx = n_ctx;
     s->kv_dim = (size_t)c->n_kv_heads * c->head_dim;
-    const size_t C = G2_PREFILL_CHUNK, T = (size_t)g2_pool_size(s->pool);
+    s->chunk = prefill_chunk(model);
+    const size_t C = s->chunk, T = (size_t)g2_pool_size(s->pool);
     const size_t qdim = (size_t)c->n_heads * c->head_dim;
     s->row_stride = max3(c->hidden_size, qdim, c->ffn_size);
     s->cap = g2_calloc(c->n_layers, sizeof *s->cap);
@@ -48,7 +73,7 @@ gemma2_status g2_session_create(gemma2_model *model, int n_threads, uint32_t n_c
     size_t kv = 0;
     for (uint32_t l = 0; !failed && l < c->n_layers; l++) {
         /* a ring must hold the window behind a chunk's first token and the whole chunk */
-        const uint64_t ring = ((uint64_t)c->sliding_window + G2_PREFILL_CHUNK - 1 + 15) / 16 * 16;
+        const uint64_t ring = ((uint64_t)c->sliding_window + G2_KV_CHUNK - 1 + 15) / 16 * 16;
         const int local = model->layer_kind[l] == G2_LAYER_LOCAL && c->sliding_window;
         s->cap[l] = local && ring < n_ctx ? (uint32_t)ring : n_ctx;
         if (local && (!s->ring_min || s->cap[l] < s->ring_min))
@@ -109,7 +134,7 @@ gemma2_status g2_session_create(gemma2_model *model, int n_threads, uint32_t n_c
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory for a session of %u positions",
                         (unsigned)n_ctx);
     }
-    const size_t C_ = G2_PREFILL_CHUNK;
+    const size_t C_ = s->chunk;
     s->bytes = sizeof *s + 2 * kv * sizeof(float) +
                (4 * C_ * c->hidden_size + 2 * C_ * qdim + 2 * C_ * s->kv_dim + 2 * C_ * c->ffn_size +
                 C_ * (c->head_dim / 2) * 2 + scores + T * s->row_stride + c->vocab_size) *

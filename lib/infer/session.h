@@ -10,8 +10,15 @@
 #include "model/model.h"
 #include "runtime/pool.h"
 
-/* Tokens processed together in a prefill: each weight row loaded once serves them all. */
-#define G2_PREFILL_CHUNK 64u
+/* Tokens whose keys and values are written before they attend: a sliding-window
+ * layer's ring holds the window behind the first of them and all of them. */
+#define G2_KV_CHUNK 64u
+/* Tokens a prefill chunk takes through the matmuls together, each weight row loaded
+ * once serving them all: the most, a power of two from G2_KV_CHUNK up to this, whose
+ * scratch fits G2_CHUNK_SCRATCH_BYTES (g2_session_create; a larger chunk measured
+ * faster, docs/performance-results-zen4.md). */
+#define G2_PREFILL_CHUNK_MAX 256u
+#define G2_CHUNK_SCRATCH_BYTES ((size_t)40 << 20)
 /* Query rows (heads x tokens) an attention work item may hold scores for. */
 #define G2_ATTENTION_ROWS 16u
 
@@ -37,14 +44,15 @@ struct gemma2_session {
                                  (g2_key_index), position p in slot p % cap[l] */
     uint32_t *cap;            /* [n_layers] positions a layer's cache holds: n_ctx, or
                                  for a sliding-window layer a ring of window + 63 rounded
-                                 up to 16 (all a chunk of 64 needs), if that is less */
+                                 up to 16 (all G2_KV_CHUNK tokens need), if that is less */
     size_t *layer_off;        /* [n_layers] floats before layer l in each cache */
     uint32_t ring_min;        /* the smallest cap of a sliding-window layer (n_ctx: none) */
     uint32_t local_from;      /* sliding-window layers hold valid keys and values for
                                  positions [local_from, n_pos) only (rings overwrite, a
                                  loaded state keeps the last window); g2_forward
                                  recomputes from the tokens when it needs more */
-    /* chunk scratch, C = G2_PREFILL_CHUNK rows each */
+    uint32_t chunk;           /* tokens per prefill chunk (G2_PREFILL_CHUNK_MAX) */
+    /* chunk scratch, C = chunk rows each */
     float *x;                   /* [C][hidden] residual stream */
     float *h;                   /* [C][hidden] normed input of a block */
     float *q;                   /* [C][n_heads*head_dim] */

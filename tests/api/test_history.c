@@ -119,6 +119,20 @@ int main(int argc, char **argv) {
     CHECK(same_as_fresh(s, mixed, 75), "a refused feed_prompt changed the session");
     CHECK_STATUS(gemma2_session_feed_prompt(s, mixed, 75, NULL), GEMMA2_OK);
 
+    /* how a feed is cut does not matter: 200 tokens in one call (one prefill chunk of up
+     * to 256, its keys written and attended 64 at a time while the rings of 80 wrap)
+     * equal 200 single-token feeds, and feeds of 64, 1 and 135 */
+    gemma2_session *one_by_one = new_session(), *pieces = new_session();
+    for (int i = 0; i < 200; i++)
+        CHECK_STATUS(gemma2_session_feed(one_by_one, b + i, 1), GEMMA2_OK);
+    CHECK(same_as_fresh(one_by_one, b, 200), "200 single-token feeds differ from one feed of 200");
+    CHECK_STATUS(gemma2_session_feed(pieces, b, 64), GEMMA2_OK);
+    CHECK_STATUS(gemma2_session_feed(pieces, b + 64, 1), GEMMA2_OK);
+    CHECK_STATUS(gemma2_session_feed(pieces, b + 65, 135), GEMMA2_OK);
+    CHECK(same_as_fresh(pieces, b, 200), "feeds of 64, 1 and 135 differ from one feed of 200");
+    gemma2_session_free(one_by_one);
+    gemma2_session_free(pieces);
+
     /* its memory: the KV cache, global layers n_ctx positions, sliding-window layers a
      * ring of window + 63 rounded up to 16 (80 here); only the global layers grow with
      * the context */
