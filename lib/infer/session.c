@@ -45,7 +45,7 @@ static uint32_t prefill_chunk(const gemma2_model *model) {
     const size_t per_token =
         scratch_per_token(&model->cfg, model->quantized, model->quantized && model->kernels->prepare_act);
     uint32_t chunk = G2_PREFILL_CHUNK_MAX;
-    while (chunk > G2_KV_CHUNK && (size_t)chunk * per_token > G2_CHUNK_SCRATCH_BYTES)
+    while (chunk > G2_KV_CHUNK && per_token > G2_CHUNK_SCRATCH_BYTES / chunk)
         chunk /= 2;
     return chunk;
 }
@@ -72,7 +72,7 @@ gemma2_status g2_session_create(gemma2_model *model, int n_threads, uint32_t n_c
     int failed = !s->cap || !s->layer_off;
     size_t kv = 0;
     for (uint32_t l = 0; !failed && l < c->n_layers; l++) {
-        /* a ring must hold the window behind a chunk's first token and the whole chunk */
+        /* a ring must hold the window behind the first of G2_KV_CHUNK tokens and them all */
         const uint64_t ring = ((uint64_t)c->sliding_window + G2_KV_CHUNK - 1 + 15) / 16 * 16;
         const int local = model->layer_kind[l] == G2_LAYER_LOCAL && c->sliding_window;
         s->cap[l] = local && ring < n_ctx ? (uint32_t)ring : n_ctx;
