@@ -18,10 +18,10 @@ static const char usage[] =
     "usage: gemma2 bench MODEL [-t N] [-p N] [-n N] [-r N] [--json] [--seed N] [--no-mmap]\n"
     "                    [--no-warmup] [--bw-mib N]\n"
     "  Measures prefill and decode speed, like llama.cpp's llama-bench. Each\n"
-    "  repetition runs two tests, each in a fresh session (context p + n): prefill\n"
-    "  feeds p random token ids in one call (timed); decode, as llama-bench's tg test,\n"
-    "  starts from an empty context and runs n single-token steps: one random id fed,\n"
-    "  then n - 1 greedy steps (timed). Speeds are the mean and sample standard\n"
+    "  repetition runs two tests, each in a fresh session: prefill (context p) feeds\n"
+    "  p random token ids in one call (timed); decode (context n), as llama-bench's tg\n"
+    "  test, starts from an empty context and runs n single-token steps: one random id\n"
+    "  fed, then n - 1 greedy steps (timed). Speeds are the mean and sample standard\n"
     "  deviation over the repetitions. In the same run it measures the memory read\n"
     "  bandwidth with the same number of threads and shows decode as a share of the\n"
     "  roofline bandwidth / (weight bytes read per token): every weight, the tied\n"
@@ -38,7 +38,7 @@ static const char usage[] =
     "  burst, and shows the median over the bursts of each one's share against the\n"
     "  mean of its two passes: drift over seconds cancels there.\n"
     "  It also shows how long the model took to open (digests not checked), the\n"
-    "  memory resident at the end of a run, beyond the weights and the KV cache, and\n"
+    "  memory resident at the end of a prefill, beyond the weights and the KV cache, and\n"
     "  how much of a mapped file Linux mapped with 2 MB pages.\n"
     "  GB = 10^9 bytes.\n"
     "  -t, --threads N  compute threads, and bandwidth threads (default: all CPUs)\n"
@@ -255,16 +255,17 @@ static gemma2_status decode_steps(gemma2_session *s, long long n) {
 /* One repetition: the prefill test, n_prompt ids fed in one call, then (n_gen > 0)
  * the decode test in a second session: n_gen single-token steps from an empty
  * context, the first id fed, then n_gen - 1 greedy steps, as llama-bench's tg test
- * (so the KV cache read grows from 1 to n_gen positions, not from n_prompt on). Both
- * sessions have the context n_prompt + n_gen. *rss (if not NULL): the resident set at
- * the end of the last test, its session alive. */
+ * (so the KV cache read grows from 1 to n_gen positions, not from n_prompt on). Each
+ * session's context is its test's tokens. *rss (if not NULL): the resident set at the
+ * end of the prefill, its session alive: every buffer and KV position it allocated
+ * has been written then (the decode session's are fewer). */
 static int run_once(gemma2_model *m, const bench_args *a, const int32_t *prompt, size_t n_prompt,
                     long long n_gen, double *prefill_s, double *decode_s, uint64_t *rss) {
     double elapsed[2] = {0, 0};
     gemma2_status st = GEMMA2_OK;
     for (int test = 0; st == GEMMA2_OK && test < (n_gen > 0 ? 2 : 1); test++) {
         gemma2_session *s;
-        st = new_session(m, a, n_prompt + (size_t)n_gen, &s);
+        st = new_session(m, a, test == 0 ? n_prompt : (size_t)n_gen, &s);
         if (st != GEMMA2_OK)
             break;
         const double t0 = now_seconds();
@@ -272,7 +273,7 @@ static int run_once(gemma2_model *m, const bench_args *a, const int32_t *prompt,
         if (st == GEMMA2_OK && test == 1)
             st = decode_steps(s, n_gen - 1);
         elapsed[test] = now_seconds() - t0;
-        if (rss)
+        if (rss && test == 0)
             *rss = resident_bytes();
         gemma2_session_free(s);
     }
@@ -320,7 +321,7 @@ static int run_paired(gemma2_model *m, const bench_args *a, const int32_t *promp
         return cli_error(CMD, "%s", err);
     }
     gemma2_session *s = NULL;
-    gemma2_status st = new_session(m, a, (size_t)(a->prompt + a->gen), &s);
+    gemma2_status st = new_session(m, a, (size_t)a->gen, &s);
     double before = cli_membw_pass(reader), bw_sum = before, decode_s = 0;
     long long done = 0, b = 0;
     for (; st == GEMMA2_OK && done < a->gen; b++) {
@@ -528,7 +529,7 @@ int cmd_bench(int argc, char **argv) {
         mi.weight_bytes ? pair.share * ((double)mi.weight_bytes + kv) / (double)mi.weight_bytes : 0;
     const char *type = gemma2_type_name(mi.weight_type);
     const char *kernels = gemma2_cpu_kernels(); /* the table chosen when the model was opened */
-    const uint64_t kv_total = kv_cache_bytes(m, &mi, (uint64_t)a.prompt + (uint64_t)a.gen);
+    const uint64_t kv_total = kv_cache_bytes(m, &mi, (uint64_t)a.prompt); /* of the prefill's session */
     /* what is resident beyond the weights and the KV cache (0 if /proc is missing) */
     const double other = rss ? (double)rss - (double)mi.weight_bytes - (double)kv_total : 0;
     const uint64_t pmd = file_pmd_mapped_bytes(); /* 0 with --no-mmap: nothing mapped */
@@ -637,11 +638,10 @@ int cmd_bench(int argc, char **argv) {
     }
     if (!a.json && rss) {
         char rb[32], kb2[32], ob[32];
-        printf("memory:     %s resident at the end of a run = the weights + a KV cache of %s "
+        printf("memory:     %s resident at the end of a prefill = the weights + a KV cache of %s "
                "(f32, %lld positions) + %s%s\n",
                human_bytes(rb, sizeof rb, (double)rss), human_bytes(kb2, sizeof kb2, (double)kv_total),
-               a.prompt + a.gen, other < 0 ? "-" : "",
-               human_bytes(ob, sizeof ob, other < 0 ? -other : other));
+               a.prompt, other < 0 ? "-" : "", human_bytes(ob, sizeof ob, other < 0 ? -other : other));
     }
     /* a GGUF model's weights are converted into memory at open: no file to speak of */
     if (!a.json && !(a.open_flags & GEMMA2_MODEL_NO_MMAP) && mi.source != GEMMA2_SOURCE_GGUF &&
