@@ -295,9 +295,9 @@ TILE_FNS(q4, 1)
 /* ---- inputs prepared once ------------------------------------------------------------ */
 
 /* A call gets one claim of rows (32 or more, lib/tensor/matmul.c), so laying out the
- * tokens in each call repeats the work for every claim of every matrix. prepare_act does it once per
- * input instead: every token's g2_xgroup, token-major, into A->tiles (64-byte aligned
- * there; G2_ACT_TILE_BYTES leaves room). */
+ * tokens in each call repeats the work for every claim of every matrix. prepare_act
+ * does it once per input instead: every token's g2_xgroup, token-major, into A->tiles
+ * (64-byte aligned there; G2_ACT_TILE_BYTES leaves room). */
 static void *prepared_base(const g2_qact *A) { return (void *)(((uintptr_t)A->tiles + 63) & ~(uintptr_t)63); }
 
 static int lanes_prepared(const g2_qact *A, uint32_t n_tok) { return A->tiles_tok == n_tok && A->tiles; }
