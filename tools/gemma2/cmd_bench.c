@@ -120,11 +120,11 @@ static uint64_t parameter_count(const gemma2_model *m, uint32_t n_tensors) {
     return total;
 }
 
-/* Bytes of keys and values one decode step reads, averaged over the decode
- * positions p .. p+n-1, for a cache of 4-byte elements: each layer reads a key and a
+/* Bytes of keys and values one decode step reads, averaged over the decode test's
+ * positions 0 .. n-1, for a cache of 4-byte elements: each layer reads a key and a
  * value vector (n_kv_heads * head_dim) per attended position, local layers at most
  * the sliding window. */
-static double kv_bytes_per_token(const gemma2_model *m, const gemma2_model_info *mi, uint64_t p, uint64_t n) {
+static double kv_bytes_per_token(const gemma2_model *m, const gemma2_model_info *mi, uint64_t n) {
     if (n == 0)
         return 0;
     double per_pos = 2.0 * mi->n_kv_heads * mi->head_dim * 4.0, total = 0;
@@ -132,7 +132,7 @@ static double kv_bytes_per_token(const gemma2_model *m, const gemma2_model_info 
         int32_t kind = GEMMA2_LAYER_GLOBAL;
         gemma2_model_layer_kind(m, l, &kind);
         uint64_t window = kind == GEMMA2_LAYER_LOCAL && mi->sliding_window ? mi->sliding_window : UINT64_MAX;
-        for (uint64_t pos = p; pos < p + n; pos++) /* the step at pos attends to pos + 1 keys */
+        for (uint64_t pos = 0; pos < n; pos++) /* the step at pos attends to pos + 1 keys */
             total += (double)(pos + 1 < window ? pos + 1 : window);
     }
     return total * per_pos / (double)n;
@@ -519,7 +519,7 @@ int cmd_bench(int argc, char **argv) {
     stats pps = stats_of(pp, a.reps), tgs = stats_of(tg, a.reps);
     double roof = mi.weight_bytes ? bw.gb_s * 1e9 / (double)mi.weight_bytes : 0;
     double share = roof > 0 ? tgs.mean / roof : 0;
-    double kv = kv_bytes_per_token(m, &mi, 0, (uint64_t)a.gen); /* decode starts empty */
+    double kv = kv_bytes_per_token(m, &mi, (uint64_t)a.gen);
     /* the same share over every byte a decode step reads: weights and KV cache */
     double share_kv = bw.gb_s > 0 ? tgs.mean * ((double)mi.weight_bytes + kv) / (bw.gb_s * 1e9) : 0;
     const double bw_mid = measure_between ? stats_of(bw_between, a.reps).mean : 0;
