@@ -331,6 +331,26 @@ class TestBench(SyntheticTest):
         self.assertEqual((j['gen_tokens'], j['paired_bursts']), (9, 3))
         self.assertGreater(j['roofline_share_paired'], 0)
 
+    def test_decode_only(self):
+        # -p 0, as llama-bench's: no prefill test; the memory line is read at the end
+        # of the decode, its session's KV cache of n positions all written
+        m = self.tiny('q8')
+        j = self.bench_json(m, '-p', '0', '-n', '5', '-r', '2')
+        self.assertEqual((j['prompt_tokens'], j['gen_tokens']), (0, 5))
+        for k in ('prefill_tok_s', 'prefill_tok_s_stddev'):
+            self.assertIsNone(j[k], k)
+        self.assertEqual(j['prefill_tok_s_runs'], [])
+        self.assertEqual(len(j['decode_tok_s_runs']), 2)
+        self.assertGreater(j['decode_tok_s'], 0)
+        self.assertGreater(j['roofline_share'], 0)
+        self.assertEqual(j['kv_cache_bytes'], 2 * 4 * 5 * 2 * 64 * 4)
+        if os.path.exists('/proc/self/status'):
+            self.assertGreater(j['resident_other_bytes'], 0)
+        r = self.g2('bench', m, '-p', '0', '-n', '4', '-r', '1', '-t', '1', code=0)
+        self.assertRegex(r.out, re.compile(r'^tg4\s+[\d.]+\s+[\d.]+\s+1$', re.M))
+        self.assertNotRegex(r.out, re.compile(r'^pp', re.M))
+        self.assertRegex(r.out, re.compile(r'^memory:\s+.* at the end of a decode = .*\(f32, 4 positions\)', re.M))
+
     def test_errors(self):
         m = self.tiny('q8')
         # the context length of tiny is 1024
@@ -342,7 +362,7 @@ class TestBench(SyntheticTest):
         self.assertIn('usage: gemma2 bench MODEL', r.out)
         self.assertIn('bench', self.g2('--help', code=0).out)
         m = self.tiny('q8')
-        for args in [(), ('-p', '8'), (m, '-p', '0'), (m, '-p', 'x'), (m, '-p'), (m, '-n', '-1'), (m, '-r', '0'),
+        for args in [(), ('-p', '8'), (m, '-p', '0', '-n', '0'), (m, '-p', '-1'), (m, '-p', 'x'), (m, '-p'), (m, '-n', '-1'), (m, '-r', '0'),
                      (m, '-r'), (m, '--ctx', '64'), (m, '--bogus'), (m, m), (m, '-t', '-1'), (m, '-t'),
                      (m, '--seed', '-5'), (m, '--bw-mib', '0')]:
             with self.subTest(args=' '.join(args)):

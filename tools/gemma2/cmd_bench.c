@@ -21,7 +21,8 @@ static const char usage[] =
     "  repetition runs two tests, each in a fresh session: prefill (context p) feeds\n"
     "  p random token ids in one call (timed); decode (context n), as llama-bench's\n"
     "  tg test, starts from an empty context and runs n single-token steps: one\n"
-    "  random id fed, then n - 1 greedy steps (timed). Speeds are the mean and sample\n"
+    "  random id fed, then n - 1 greedy steps (timed). -p 0 or -n 0 skips a test,\n"
+    "  as in llama-bench. Speeds are the mean and sample\n"
     "  standard deviation over the repetitions. In the same run it measures the\n"
     "  memory read bandwidth with the same number of threads and shows decode as a\n"
     "  share of the roofline bandwidth / (weight bytes read per token): every weight,\n"
@@ -37,18 +38,20 @@ static const char usage[] =
     "  after each burst, and shows the median over the bursts of each one's share\n"
     "  against the mean of its two passes: drift over seconds cancels there. It also\n"
     "  shows how long the model took to open (digests not checked), the memory\n"
-    "  resident at the end of a prefill, beyond the weights and the KV cache, and how\n"
-    "  much of a mapped file Linux mapped with 2 MB pages.\n"
+    "  resident at the end of a prefill (of the decode with -p 0), beyond the weights\n"
+    "  and the KV cache, and how much of a mapped file Linux mapped with 2 MB pages.\n"
     "  GB = 10^9 bytes.\n"
     "  -t, --threads N  compute threads, and bandwidth threads (default: all CPUs)\n"
     "  --no-mmap        read the model into memory instead of mapping it\n"
-    "  -p, --prompt N   prompt tokens fed in one prefill call (default 512)\n"
+    "  -p, --prompt N   prompt tokens fed in one prefill call (default 512;\n"
+    "                   0 = decode only)\n"
     "  -n, --gen N      tokens decoded per repetition (default 64; 0 = prefill only)\n"
     "  -r, --reps N     repetitions (default 3)\n"
     "  --json           one JSON object on stdout instead of the table: prefill_tok_s,\n"
-    "                   prefill_tok_s_stddev, decode_tok_s, decode_tok_s_stddev (null\n"
-    "                   with -n 0), bandwidth_gb_s, bandwidth_method (\"lines\" or\n"
-    "                   \"words\") and bandwidth_methods_gb_s (both timed),\n"
+    "                   prefill_tok_s_stddev (null with -p 0), decode_tok_s,\n"
+    "                   decode_tok_s_stddev (null with -n 0), bandwidth_gb_s,\n"
+    "                   bandwidth_method (\"lines\" or \"words\") and\n"
+    "                   bandwidth_methods_gb_s (both timed),\n"
     "                   roofline_tok_s, roofline_share,\n"
     "                   roofline_share_kv (counting the KV cache read too),\n"
     "                   bandwidth_between_gb_s and roofline_share_between (measured\n"
@@ -252,18 +255,18 @@ static gemma2_status decode_steps(gemma2_session *s, long long n) {
     return st;
 }
 
-/* One repetition: the prefill test, n_prompt ids fed in one call, then (n_gen > 0)
- * the decode test in a second session: n_gen single-token steps from an empty
- * context, the first id fed, then n_gen - 1 greedy steps, as llama-bench's tg test
- * (so the KV cache read grows from 1 to n_gen positions, not from n_prompt on). Each
- * session's context is its test's tokens. *rss (if not NULL): the resident set at the
- * end of the prefill, its session alive: every buffer and KV position it allocated
- * has been written then (the decode session's are fewer). */
+/* One repetition: (n_prompt > 0) the prefill test, n_prompt ids fed in one call, then
+ * (n_gen > 0) the decode test in a second session: n_gen single-token steps from an
+ * empty context, the first id fed, then n_gen - 1 greedy steps, as llama-bench's tg
+ * test (so the KV cache read grows from 1 to n_gen positions, not from n_prompt on).
+ * Each session's context is its test's tokens. *rss (if not NULL): the resident set at
+ * the end of the first test, its session alive: every buffer and KV position it
+ * allocated has been written then. */
 static int run_once(gemma2_model *m, const bench_args *a, const int32_t *prompt, size_t n_prompt,
                     long long n_gen, double *prefill_s, double *decode_s, uint64_t *rss) {
     double elapsed[2] = {0, 0};
     gemma2_status st = GEMMA2_OK;
-    for (int test = 0; st == GEMMA2_OK && test < (n_gen > 0 ? 2 : 1); test++) {
+    for (int test = n_prompt > 0 ? 0 : 1; st == GEMMA2_OK && test < (n_gen > 0 ? 2 : 1); test++) {
         gemma2_session *s;
         st = new_session(m, a, test == 0 ? n_prompt : (size_t)n_gen, &s);
         if (st != GEMMA2_OK)
@@ -273,7 +276,7 @@ static int run_once(gemma2_model *m, const bench_args *a, const int32_t *prompt,
         if (st == GEMMA2_OK && test == 1)
             st = decode_steps(s, n_gen - 1);
         elapsed[test] = now_seconds() - t0;
-        if (rss && test == 0)
+        if (rss && test == (n_prompt > 0 ? 0 : 1))
             *rss = resident_bytes();
         gemma2_session_free(s);
     }
@@ -373,7 +376,7 @@ static int parse_args(int argc, char **argv, bench_args *a) {
             fputs(usage, stdout);
             return -1;
         } else if (!strcmp(o, "-p") || !strcmp(o, "--prompt")) {
-            count = &a->prompt, min = 1, max = 1 << 22;
+            count = &a->prompt, min = 0, max = 1 << 22;
         } else if (!strcmp(o, "-n") || !strcmp(o, "--gen")) {
             count = &a->gen, min = 0, max = 1 << 22;
         } else if (!strcmp(o, "-r") || !strcmp(o, "--reps")) {
@@ -408,6 +411,8 @@ static int parse_args(int argc, char **argv, bench_args *a) {
     }
     if (!a->path)
         return cli_usage_error(CMD, usage, "missing MODEL");
+    if (a->prompt == 0 && a->gen == 0)
+        return cli_usage_error(CMD, usage, "-p 0 and -n 0 leave nothing to measure");
     a->open_flags = common.open_flags;
     if (common.threads > 0) {
         a->threads = common.threads;
@@ -445,7 +450,8 @@ int cmd_bench(int argc, char **argv) {
     uint64_t params = parameter_count(m, mi.n_tensors);
     double bpw = params ? (double)mi.weight_bytes * 8.0 / (double)params : 0;
 
-    prompt = malloc((size_t)a.prompt * sizeof *prompt);
+    const long long n_ids = a.prompt > 0 ? a.prompt : 1; /* the decode test feeds the first */
+    prompt = malloc((size_t)n_ids * sizeof *prompt);
     pp = calloc((size_t)a.reps, sizeof *pp);
     tg = calloc((size_t)a.reps, sizeof *tg);
     bw_between = calloc((size_t)a.reps, sizeof *bw_between);
@@ -454,7 +460,7 @@ int cmd_bench(int argc, char **argv) {
         goto done;
     }
     uint64_t rng = a.seed;
-    for (long long i = 0; i < a.prompt; i++) /* any id of the vocabulary, specials included */
+    for (long long i = 0; i < n_ids; i++) /* any id of the vocabulary, specials included */
         prompt[i] = (int32_t)(splitmix64(&rng) % mi.vocab_size);
 
     /* Bandwidth first, while the weights are not yet paged in: the buffer and the
@@ -496,7 +502,7 @@ int cmd_bench(int argc, char **argv) {
         double ps, ds;
         if ((rc = run_once(m, &a, prompt, (size_t)a.prompt, a.gen, &ps, &ds, &rss)) != 0)
             goto done;
-        pp[r] = ps > 0 ? (double)a.prompt / ps : 0;
+        pp[r] = a.prompt > 0 && ps > 0 ? (double)a.prompt / ps : 0;
         tg[r] = ds > 0 ? (double)a.gen / ds : 0;
         if (measure_between) {
             cli_membw b;
@@ -529,7 +535,9 @@ int cmd_bench(int argc, char **argv) {
         mi.weight_bytes ? pair.share * ((double)mi.weight_bytes + kv) / (double)mi.weight_bytes : 0;
     const char *type = gemma2_type_name(mi.weight_type);
     const char *kernels = gemma2_cpu_kernels(); /* the table chosen when the model was opened */
-    const uint64_t kv_total = kv_cache_bytes(m, &mi, (uint64_t)a.prompt); /* of the prefill's session */
+    /* the KV cache of the session rss was read in: the prefill's, or the decode's (-p 0) */
+    const long long rss_positions = a.prompt > 0 ? a.prompt : a.gen;
+    const uint64_t kv_total = kv_cache_bytes(m, &mi, (uint64_t)rss_positions);
     /* what is resident beyond the weights and the KV cache (0 if /proc is missing) */
     const double other = rss ? (double)rss - (double)mi.weight_bytes - (double)kv_total : 0;
     const uint64_t pmd = file_pmd_mapped_bytes(); /* 0 with --no-mmap: nothing mapped */
@@ -543,9 +551,13 @@ int cmd_bench(int argc, char **argv) {
             type, (unsigned long long)params, (unsigned long long)mi.weight_bytes,
             (unsigned long long)mi.file_size, bpw, a.threads, a.prompt, a.gen, a.reps,
             a.warmup ? "true" : "false", a.seed, kernels);
-        printf("\"prefill_tok_s\": %.4f, \"prefill_tok_s_stddev\": %.4f, \"prefill_tok_s_runs\": ", pps.mean,
-               pps.stddev);
-        json_runs(pp, a.reps);
+        if (a.prompt > 0) {
+            printf("\"prefill_tok_s\": %.4f, \"prefill_tok_s_stddev\": %.4f, \"prefill_tok_s_runs\": ",
+                   pps.mean, pps.stddev);
+            json_runs(pp, a.reps);
+        } else {
+            printf("\"prefill_tok_s\": null, \"prefill_tok_s_stddev\": null, \"prefill_tok_s_runs\": []");
+        }
         if (a.gen > 0) {
             printf(", \"decode_tok_s\": %.4f, \"decode_tok_s_stddev\": %.4f, \"decode_tok_s_runs\": ",
                    tgs.mean, tgs.stddev);
@@ -607,8 +619,10 @@ int cmd_bench(int argc, char **argv) {
                bw.method_gb_s[other]);
         printf("\n%-10s %12s %12s %6s\n", "test", "tok/s", "stddev", "reps");
         char name[32];
-        snprintf(name, sizeof name, "pp%lld", a.prompt);
-        printf("%-10s %12.2f %12.2f %6lld\n", name, pps.mean, pps.stddev, a.reps);
+        if (a.prompt > 0) {
+            snprintf(name, sizeof name, "pp%lld", a.prompt);
+            printf("%-10s %12.2f %12.2f %6lld\n", name, pps.mean, pps.stddev, a.reps);
+        }
         if (a.gen > 0) {
             snprintf(name, sizeof name, "tg%lld", a.gen);
             printf("%-10s %12.2f %12.2f %6lld\n", name, tgs.mean, tgs.stddev, a.reps);
@@ -638,10 +652,11 @@ int cmd_bench(int argc, char **argv) {
     }
     if (!a.json && rss) {
         char rb[32], kb2[32], ob[32];
-        printf("memory:     %s resident at the end of a prefill = the weights + a KV cache of %s "
+        printf("memory:     %s resident at the end of a %s = the weights + a KV cache of %s "
                "(f32, %lld positions) + %s%s\n",
-               human_bytes(rb, sizeof rb, (double)rss), human_bytes(kb2, sizeof kb2, (double)kv_total),
-               a.prompt, other < 0 ? "-" : "", human_bytes(ob, sizeof ob, other < 0 ? -other : other));
+               human_bytes(rb, sizeof rb, (double)rss), a.prompt > 0 ? "prefill" : "decode",
+               human_bytes(kb2, sizeof kb2, (double)kv_total), rss_positions, other < 0 ? "-" : "",
+               human_bytes(ob, sizeof ob, other < 0 ? -other : other));
     }
     /* a GGUF model's weights are converted into memory at open: no file to speak of */
     if (!a.json && !(a.open_flags & GEMMA2_MODEL_NO_MMAP) && mi.source != GEMMA2_SOURCE_GGUF &&
