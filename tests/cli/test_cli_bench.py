@@ -310,6 +310,8 @@ class TestBench(SyntheticTest):
                     r'^memory:\s+[\d.]+ [kMG]B resident .* KV cache of',
                     r'^pages:\s+[\d.]+% of the file mapped with 2 MB pages'):
             self.assertRegex(r.out, re.compile(pat, re.M))
+        # a file under 2 MB has no 2 MB page to map: no advice to evict it
+        self.assertNotIn('evict', r.out)
         r = self.g2('bench', m, '-p', '8', '-n', '0', '-r', '1', '-t', '1', '--no-mmap', code=0)
         self.assertNotIn('pages:', r.out)  # a private copy maps no file
         j = self.bench_json(m, '-n', '0', '--no-warmup', '--seed', '7')
