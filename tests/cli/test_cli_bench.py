@@ -364,9 +364,9 @@ class TestBench(SyntheticTest):
         self.assertIn('usage: gemma2 bench MODEL', r.out)
         self.assertIn('bench', self.g2('--help', code=0).out)
         m = self.tiny('q8')
-        for args in [(), ('-p', '8'), (m, '-p', '0', '-n', '0'), (m, '-p', '-1'), (m, '-p', 'x'), (m, '-p'), (m, '-n', '-1'), (m, '-r', '0'),
-                     (m, '-r'), (m, '--ctx', '64'), (m, '--bogus'), (m, m), (m, '-t', '-1'), (m, '-t'),
-                     (m, '--seed', '-5'), (m, '--bw-mib', '0')]:
+        for args in [(), ('-p', '8'), (m, '-p', '0', '-n', '0'), (m, '-p', '-1'), (m, '-p', 'x'), (m, '-p'),
+                     (m, '-n', '-1'), (m, '-r', '0'), (m, '-r'), (m, '--ctx', '64'), (m, '--bogus'), (m, m),
+                     (m, '-t', '-1'), (m, '-t'), (m, '--seed', '-5'), (m, '--bw-mib', '0')]:
             with self.subTest(args=' '.join(args)):
                 self.usage_error('bench', *args)
 
