@@ -26,14 +26,22 @@ static float *alloc_floats(size_t n, int *failed) {
 
 static size_t max3(size_t a, size_t b, size_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
 
+/* Floats per token of the chunk's [C][...] buffers: x, h, proj; q, att; k, v; gate,
+ * up; rope_cos, rope_sin. */
+static size_t chunk_floats_per_token(const g2_file_config *c) {
+    const size_t qdim = (size_t)c->n_heads * c->head_dim, kv_dim = (size_t)c->n_kv_heads * c->head_dim;
+    return 3 * (size_t)c->hidden_size + 2 * qdim + 2 * kv_dim + 2 * (size_t)c->ffn_size +
+           2 * (c->head_dim / 2);
+}
+
+/* Bytes per token of the quantized activations (qs, ql, d, sum) of nb blocks. */
+static size_t act_bytes_per_token(size_t nb) { return nb * (2 * G2_QK + sizeof(float) + sizeof(int32_t)); }
+
 /* Scratch bytes per token of a prefill chunk (the [C][...] buffers below). */
 static size_t scratch_per_token(const g2_file_config *c, int quantized, int prepared) {
-    const size_t qdim = (size_t)c->n_heads * c->head_dim, kv_dim = (size_t)c->n_kv_heads * c->head_dim;
+    const size_t qdim = (size_t)c->n_heads * c->head_dim;
     const size_t nb = g2_q_blocks((uint32_t)max3(c->hidden_size, qdim, c->ffn_size));
-    size_t bytes =
-        (4 * (size_t)c->hidden_size + 2 * qdim + 2 * kv_dim + 2 * (size_t)c->ffn_size + c->head_dim) *
-        sizeof(float);
-    bytes += nb * (2 * G2_QK + sizeof(float) + sizeof(int32_t)); /* act: qs, ql, d, sum */
+    size_t bytes = chunk_floats_per_token(c) * sizeof(float) + act_bytes_per_token(nb);
     if (quantized && prepared) /* act tiles and their scales (G2_ACT_TILE_BYTES, _FLOATS) */
         bytes += G2_Q_GROUPS(nb) * sizeof(g2_xgroup) + nb * sizeof(float);
     return bytes;
@@ -134,13 +142,9 @@ gemma2_status g2_session_create(gemma2_model *model, int n_threads, uint32_t n_c
         return g2_error(GEMMA2_ERR_OUT_OF_MEMORY, "out of memory for a session of %u positions",
                         (unsigned)n_ctx);
     }
-    const size_t C_ = s->chunk;
     s->bytes = sizeof *s + 2 * kv * sizeof(float) +
-               (4 * C_ * c->hidden_size + 2 * C_ * qdim + 2 * C_ * s->kv_dim + 2 * C_ * c->ffn_size +
-                C_ * (c->head_dim / 2) * 2 + scores + T * s->row_stride + c->vocab_size) *
-                   sizeof(float) +
-               act_blocks * (2 * G2_QK + sizeof *s->act.d + sizeof *s->act.sum) + tile_bytes +
-               (size_t)n_ctx * sizeof(int32_t) +
+               (C * chunk_floats_per_token(c) + scores + T * s->row_stride + c->vocab_size) * sizeof(float) +
+               C * act_bytes_per_token(s->act_nb_max) + tile_bytes + (size_t)n_ctx * sizeof(int32_t) +
                s->piece_cap;
     atomic_fetch_add(&model->refs, 1);
     s->model = model;
