@@ -266,7 +266,8 @@ static int run_once(gemma2_model *m, const bench_args *a, const int32_t *prompt,
                     long long n_gen, double *prefill_s, double *decode_s, uint64_t *rss) {
     double elapsed[2] = {0, 0};
     gemma2_status st = GEMMA2_OK;
-    for (int test = n_prompt > 0 ? 0 : 1; st == GEMMA2_OK && test < (n_gen > 0 ? 2 : 1); test++) {
+    const int first = n_prompt > 0 ? 0 : 1;
+    for (int test = first; st == GEMMA2_OK && test < (n_gen > 0 ? 2 : 1); test++) {
         gemma2_session *s;
         st = new_session(m, a, test == 0 ? n_prompt : (size_t)n_gen, &s);
         if (st != GEMMA2_OK)
@@ -276,7 +277,7 @@ static int run_once(gemma2_model *m, const bench_args *a, const int32_t *prompt,
         if (st == GEMMA2_OK && test == 1)
             st = decode_steps(s, n_gen - 1);
         elapsed[test] = now_seconds() - t0;
-        if (rss && test == (n_prompt > 0 ? 0 : 1))
+        if (rss && test == first)
             *rss = resident_bytes();
         gemma2_session_free(s);
     }
@@ -509,7 +510,7 @@ int cmd_bench(int argc, char **argv) {
         double ps, ds;
         if ((rc = run_once(m, &a, prompt, (size_t)a.prompt, a.gen, &ps, &ds, &rss)) != 0)
             goto done;
-        pp[r] = a.prompt > 0 && ps > 0 ? (double)a.prompt / ps : 0;
+        pp[r] = ps > 0 ? (double)a.prompt / ps : 0; /* ps is 0 with -p 0 */
         tg[r] = ds > 0 ? (double)a.gen / ds : 0;
         if (measure_between) {
             cli_membw b;
